@@ -7,7 +7,7 @@
 //!
 //! Field attributes, all inside `#[arg(...)]`:
 //! - `default = <literal>`: a string, integer, float or bool literal, or `[]`/`{}`.
-//! - `no_log`: a secret; never echoed in output, logs or panics.
+//! - `no_log`: a secret; never echoed in output, logs or panics. A string one must be a `Secret`.
 //! - `aliases = ["a", "b"]`, `choices = ["x", "y"]`.
 //! - `type = "path"` (or any Ansible type) where the Rust type does not say it.
 //! - `elements = "str"` for list element types the Rust type does not say.
@@ -20,8 +20,8 @@ use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
 use syn::{
-    Data, DeriveInput, Expr, ExprArray, ExprLit, Fields, GenericArgument, Lit, LitStr, PathArguments,
-    Type, parse_macro_input, spanned::Spanned,
+    Data, DeriveInput, Expr, ExprArray, ExprLit, Fields, GenericArgument, Lit, LitStr,
+    PathArguments, Type, parse_macro_input, spanned::Spanned,
 };
 
 #[proc_macro_derive(ModuleArgs, attributes(arg))]
@@ -51,7 +51,10 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         return Err(syn::Error::new(input.span(), "ModuleArgs needs a struct"));
     };
     let Fields::Named(fields) = &data.fields else {
-        return Err(syn::Error::new(input.span(), "ModuleArgs needs named fields"));
+        return Err(syn::Error::new(
+            input.span(),
+            "ModuleArgs needs named fields",
+        ));
     };
 
     let mut specs = Vec::new();
@@ -74,6 +77,15 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let elements = attrs.elements.clone().or(inferred_elements);
         if let Some(e) = &elements {
             check_ansible_type(e, field.span())?;
+        }
+        if attrs.no_log
+            && arg_type == "str"
+            && last_segment(inner).is_none_or(|s| s.ident != "Secret")
+        {
+            return Err(syn::Error::new(
+                field.ty.span(),
+                "a no_log string must be an ansible_module::Secret, so Debug and Display cannot show it",
+            ));
         }
         let required = attrs.required || (!optional && attrs.default.is_none());
         let default = match &attrs.default {
@@ -187,6 +199,7 @@ fn infer_type(ty: &Type) -> (Option<String>, Option<String>) {
             }
             "f32" | "f64" => "float",
             "PathBuf" => "path",
+            "Secret" => "str",
             "Value" => "raw",
             "Map" | "HashMap" | "BTreeMap" => "dict",
             _ => return None,

@@ -99,8 +99,8 @@ fn to_bool(value: &Value) -> Result<bool, ConversionError> {
     match value {
         Value::Bool(b) => Ok(*b),
         Value::Number(n) => match n.as_f64() {
-            Some(x) if x == 1.0 => Ok(true),
-            Some(x) if x == 0.0 => Ok(false),
+            Some(1.0) => Ok(true),
+            Some(0.0) => Ok(false),
             _ => Err(fail()),
         },
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
@@ -214,10 +214,24 @@ mod tests {
 
     #[test]
     fn booleans_follow_ansible() {
-        for truthy in [json!("yes"), json!("True"), json!("on"), json!(1), json!("1"), json!("y")] {
+        for truthy in [
+            json!("yes"),
+            json!("True"),
+            json!("on"),
+            json!(1),
+            json!("1"),
+            json!("y"),
+        ] {
             assert_eq!(conv(truthy, ArgType::Bool).unwrap(), json!(true));
         }
-        for falsy in [json!("no"), json!("false"), json!("OFF"), json!(0), json!("0"), json!("f")] {
+        for falsy in [
+            json!("no"),
+            json!("false"),
+            json!("OFF"),
+            json!(0),
+            json!("0"),
+            json!("f"),
+        ] {
             assert_eq!(conv(falsy, ArgType::Bool).unwrap(), json!(false));
         }
         assert!(conv(json!("maybe"), ArgType::Bool).is_err());

@@ -19,4 +19,5 @@ pub use ansible_module_derive::ModuleArgs;
 pub use params::{Invocation, ParamError, parse_invocation};
 pub use response::Response;
 pub use runtime::{Context, Module, run_module, run_module_with_args};
+pub use secrets::Secret;
 pub use spec::{ArgSpec, ArgType, ModuleArgs};

@@ -71,7 +71,10 @@ pub fn run_module<M: Module>(argv: &[OsString]) -> ExitCode {
             },
         },
     };
-    let failed = result.get("failed").and_then(Value::as_bool).unwrap_or(true);
+    let failed = result
+        .get("failed")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     print_result(result);
     if failed {
         ExitCode::FAILURE
@@ -89,7 +92,10 @@ pub fn run_module_with_args<M: Module>(raw: Value) -> Value {
     init_logging(&invocation);
     if let Ok(what) = std::env::var("VMKIT_TEST_PANIC") {
         // Test-only: proves that a panic still yields one JSON object with no secret in it.
-        panic!("VMKIT_TEST_PANIC={what}; parameters: {:?}", invocation.params);
+        panic!(
+            "VMKIT_TEST_PANIC={what}; parameters: {:?}",
+            invocation.params
+        );
     }
     let mut ctx = Context {
         check_mode: invocation.flags.check_mode,
@@ -100,18 +106,17 @@ pub fn run_module_with_args<M: Module>(raw: Value) -> Value {
         tmpdir: invocation.flags.tmpdir.as_ref().map(PathBuf::from),
         warnings: invocation.warnings.clone(),
     };
-    let args: M::Args = match serde_path_to_error::deserialize(Value::Object(
-        invocation.params.clone(),
-    )) {
-        Ok(a) => a,
-        Err(e) => {
-            return failure_json(format!(
-                "argument '{}': {}",
-                e.path(),
-                secrets::scrub_str(&e.inner().to_string())
-            ));
-        }
-    };
+    let args: M::Args =
+        match serde_path_to_error::deserialize(Value::Object(invocation.params.clone())) {
+            Ok(a) => a,
+            Err(e) => {
+                return failure_json(format!(
+                    "argument '{}': {}",
+                    e.path(),
+                    secrets::scrub_str(&e.inner().to_string())
+                ));
+            }
+        };
     let response = match M::run(args, &mut ctx) {
         Ok(r) => r,
         Err(e) => Response::failed(format!("{e:#}")),

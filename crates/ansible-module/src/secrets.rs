@@ -12,12 +12,49 @@ pub const MASK: &str = "********";
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
+/// A `no_log` string. `Debug` and `Display` print the mask, so a secret cannot leak through a
+/// log line, an error message or a debug print by accident; `expose` is the one way to read it.
+#[derive(Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        let value = value.into();
+        register(&value);
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
 /// Key names whose values are secrets wherever they appear inside a dict argument.
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "passphrase", "private_key"]
-        .iter()
-        .any(|word| key.contains(word))
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "passphrase",
+        "private_key",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
         && !key.ends_with("_file")
         && !key.ends_with("_path")
 }
@@ -26,7 +63,9 @@ pub fn register(secret: &str) {
     if secret.is_empty() {
         return;
     }
-    let mut secrets = SECRETS.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut secrets = SECRETS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !secrets.iter().any(|s| s == secret) {
         secrets.push(secret.to_string());
         // Longest first, so a secret that contains another is masked whole.
@@ -63,7 +102,9 @@ pub fn register_nested(value: &Value) {
 }
 
 pub fn scrub_str(text: &str) -> Cow<'_, str> {
-    let secrets = SECRETS.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let secrets = SECRETS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !secrets.iter().any(|s| text.contains(s.as_str())) {
         return Cow::Borrowed(text);
     }
@@ -114,6 +155,13 @@ mod tests {
         let mut v = json!({"msg": ["x s3cr3t-pass y"], "s3cr3t-pass": 1});
         scrub_value(&mut v);
         assert_eq!(v, json!({"msg": ["x ******** y"], "********": 1}));
+    }
+
+    #[test]
+    fn secret_type_never_prints_its_value() {
+        let s = Secret::new("pw-in-a-box");
+        assert_eq!(format!("{s} {s:?}"), "******** ********");
+        assert_eq!(s.expose(), "pw-in-a-box");
     }
 
     #[test]

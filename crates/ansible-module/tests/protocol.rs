@@ -1,4 +1,4 @@
-use ansible_module::{Context, Module, ModuleArgs, Response, run_module_with_args};
+use ansible_module::{Context, Module, ModuleArgs, Response, Secret, run_module_with_args};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 struct Args {
     server: String,
     #[arg(no_log)]
-    password: String,
+    password: Secret,
     #[arg(default = 30)]
     timeout: u64,
     #[arg(aliases = ["validate_certs_off"], default = false)]
@@ -30,7 +30,11 @@ impl Module for Echo {
     type Args = Args;
     fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         if args.server == "fail" {
-            anyhow::bail!("could not log in to {} with {}", args.server, args.password);
+            anyhow::bail!(
+                "could not log in to {} with {}",
+                args.server,
+                args.password.expose()
+            );
         }
         Ok(Response::new()
             .changed(!ctx.check_mode)
@@ -38,7 +42,7 @@ impl Module for Echo {
             .with("insecure", args.vmware_insecure)
             .with("vmname", &args.vmname)
             .with("check_mode", ctx.check_mode)
-            .with("echo_password_length", args.password.len()))
+            .with("echo_password_length", args.password.expose().len()))
     }
 }
 
@@ -52,17 +56,25 @@ fn msg(v: &Value) -> &str {
 
 #[test]
 fn missing_required_key_is_named() {
-    let out = run(json!({"password": "x"}));
+    let out = run(json!({"password": "pw-test-1234"}));
     assert_eq!(out["failed"], true);
-    assert!(msg(&out).contains("missing required arguments: server"), "{out}");
+    assert!(
+        msg(&out).contains("missing required arguments: server"),
+        "{out}"
+    );
 }
 
 #[test]
 fn unknown_key_is_named_with_the_valid_ones() {
-    let out = run(json!({"server": "a", "password": "x", "sever": 1, "_ansible_check_mode": false}));
+    let out = run(
+        json!({"server": "a", "password": "pw-test-1234", "sever": 1, "_ansible_check_mode": false}),
+    );
     assert_eq!(out["failed"], true);
     let m = msg(&out);
-    assert!(m.contains("Unsupported parameters for (echo) module: sever."), "{m}");
+    assert!(
+        m.contains("Unsupported parameters for (echo) module: sever."),
+        "{m}"
+    );
     assert!(m.contains("Supported parameters include:"), "{m}");
     assert!(m.contains("vmware_insecure (validate_certs_off)"), "{m}");
     assert!(!m.contains("_ansible"), "{m}");
@@ -71,7 +83,7 @@ fn unknown_key_is_named_with_the_valid_ones() {
 #[test]
 fn defaults_conversions_and_aliases_apply() {
     let out = run(json!({
-        "server": "a", "password": "x", "timeout": "45", "validate_certs_off": "yes",
+        "server": "a", "password": "pw-test-1234", "timeout": "45", "validate_certs_off": "yes",
         "vmname": "vm1,vm2", "_ansible_check_mode": true, "_ansible_some_future_key": 1
     }));
     assert_eq!(out["failed"], false, "{out}");
@@ -84,7 +96,7 @@ fn defaults_conversions_and_aliases_apply() {
 
 #[test]
 fn wrong_type_names_key_and_type() {
-    let out = run(json!({"server": "a", "password": "x", "timeout": "soon"}));
+    let out = run(json!({"server": "a", "password": "pw-test-1234", "timeout": "soon"}));
     assert_eq!(out["failed"], true);
     assert!(msg(&out).contains("argument 'timeout'"), "{out}");
     assert!(msg(&out).contains("int"), "{out}");
@@ -92,7 +104,7 @@ fn wrong_type_names_key_and_type() {
 
 #[test]
 fn choices_are_enforced() {
-    let out = run(json!({"server": "a", "password": "x", "migration_type": "hot"}));
+    let out = run(json!({"server": "a", "password": "pw-test-1234", "migration_type": "hot"}));
     assert!(
         msg(&out).contains("value of migration_type must be one of: cold, warm, got: hot"),
         "{out}"
@@ -101,7 +113,7 @@ fn choices_are_enforced() {
 
 #[test]
 fn unused_compatibility_keys_warn() {
-    let out = run(json!({"server": "a", "password": "x", "debug_mode": true}));
+    let out = run(json!({"server": "a", "password": "pw-test-1234", "debug_mode": true}));
     assert_eq!(out["failed"], false);
     let warnings = out["warnings"].to_string();
     assert!(warnings.contains("debug_mode"), "{out}");
@@ -109,7 +121,7 @@ fn unused_compatibility_keys_warn() {
 
 #[test]
 fn null_values_count_as_unset() {
-    let out = run(json!({"server": "a", "password": "x", "timeout": null}));
+    let out = run(json!({"server": "a", "password": "pw-test-1234", "timeout": null}));
     assert_eq!(out["timeout"], 30, "{out}");
 }
 
@@ -129,7 +141,7 @@ fn secrets_never_appear_in_results_or_errors() {
     assert!(!failed.to_string().contains(sentinel), "{failed}");
 
     let nested = "N3STED-cloud-pw-77";
-    let out = run(json!({"server": "fail", "password": "p",
+    let out = run(json!({"server": "fail", "password": "pw-test-5678",
         "dst_cloud": {"auth": {"password": nested}}}));
     assert!(!out.to_string().contains(nested), "{out}");
 

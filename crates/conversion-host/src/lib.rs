@@ -1,0 +1,8 @@
+//! The conversion host: the machine that reads VMware disks and writes Cinder volumes.
+//! Knows nothing of Ansible, vSphere or OpenStack.
+
+pub mod facts;
+mod nbdkit_config;
+mod tools;
+
+pub use facts::{HostFacts, gather};

@@ -1,0 +1,79 @@
+//! `vmkit`: the operator command line. Each subcommand lives in its own file with its clap
+//! `Args` and a `run` returning `anyhow::Result<ExitCode>`.
+
+mod host_info;
+mod modules;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vmkit",
+    version,
+    about = "Migrate VMware vSphere virtual machines to OpenStack",
+    long_about = "Migrate VMware vSphere virtual machines to OpenStack.\n\n\
+        The same executable is every module of the Ansible collection \
+        os_migrate.vmware_migration_kit; started as `vmkit` it is this command line."
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). VMKIT_LOG takes a tracing filter.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// What this conversion host has: nbdkit, VDDK, virt-v2v, CPUs, memory, free space.
+    HostInfo(host_info::Args),
+    /// List the Ansible modules this executable implements.
+    Modules,
+    /// Run an Ansible module by name on a JSON arguments file, as Ansible would.
+    Module(modules::RunArgs),
+}
+
+pub fn main(argv: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Prints help/version to stdout and usage errors to stderr, with clap's exit code.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::HostInfo(args) => host_info::run(args),
+        Command::Modules => modules::list(),
+        Command::Module(args) => modules::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!(
+                "vmkit: error: {}",
+                ansible_module::secrets::scrub_str(&format!("{e:#}"))
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VMKIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

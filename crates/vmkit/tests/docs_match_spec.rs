@@ -1,0 +1,144 @@
+//! Each module's DOCUMENTATION (what `ansible-doc` shows) must say exactly what its Rust argument
+//! struct accepts: names, types, required, defaults, no_log, aliases, choices, list elements.
+//! The original collection's docs and code drifted apart; here a drift fails the build.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use ansible_module::ArgSpec;
+use serde_json::Value;
+use vmkit::modules::MODULES;
+
+fn modules_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins/modules")
+}
+
+fn documentation(module: &str) -> Value {
+    let path = modules_dir().join(format!("{module}.py"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (every module needs its docs file)", path.display()));
+    let block = |name: &str| -> String {
+        let start = text
+            .find(&format!("{name} = r'''"))
+            .unwrap_or_else(|| panic!("{}: no {name} block", path.display()));
+        let body = &text[start + name.len() + 7..];
+        body[..body.find("'''").expect("unterminated block")].to_string()
+    };
+    for required in ["EXAMPLES", "RETURN"] {
+        let parsed: Value = serde_norway::from_str(&block(required))
+            .unwrap_or_else(|e| panic!("{module}: {required} is not YAML: {e}"));
+        assert!(!parsed.is_null(), "{module}: {required} is empty");
+    }
+    serde_norway::from_str(&block("DOCUMENTATION"))
+        .unwrap_or_else(|e| panic!("{module}: DOCUMENTATION is not YAML: {e}"))
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| match s {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn compare(module: &str, arg: &ArgSpec, doc: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut check = |what: &str, code: String, docs: String| {
+        if code != docs {
+            problems.push(format!(
+                "{module}.{}: {what} is {code} in the code but {docs} in DOCUMENTATION",
+                arg.name
+            ));
+        }
+    };
+    let doc_type = doc["type"].as_str().unwrap_or("str");
+    check("type", arg.arg_type.ansible_name().into(), doc_type.into());
+    check(
+        "required",
+        arg.required.to_string(),
+        doc["required"].as_bool().unwrap_or(false).to_string(),
+    );
+    check(
+        "no_log",
+        arg.no_log.to_string(),
+        doc["no_log"].as_bool().unwrap_or(false).to_string(),
+    );
+    check(
+        "default",
+        format!("{:?}", arg.default_value()),
+        format!("{:?}", doc.get("default").filter(|d| !d.is_null()).cloned()),
+    );
+    check(
+        "aliases",
+        format!(
+            "{:?}",
+            arg.aliases
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<_>>()
+        ),
+        format!("{:?}", strings(&doc["aliases"])),
+    );
+    check(
+        "choices",
+        format!(
+            "{:?}",
+            arg.choices
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<_>>()
+        ),
+        format!("{:?}", strings(&doc["choices"])),
+    );
+    check(
+        "elements",
+        format!("{:?}", arg.elements.map(|e| e.ansible_name())),
+        format!("{:?}", doc["elements"].as_str()),
+    );
+    problems
+}
+
+#[test]
+fn every_module_documents_exactly_its_arguments() {
+    let mut problems = Vec::new();
+    for module in MODULES {
+        let docs = documentation(module.name);
+        assert_eq!(docs["module"], module.name, "DOCUMENTATION.module");
+        let options = docs["options"].as_object().cloned().unwrap_or_default();
+        let spec = (module.spec)();
+        for arg in spec {
+            match options.get(arg.name) {
+                None => problems.push(format!(
+                    "{}.{}: accepted by the code but not in DOCUMENTATION",
+                    module.name, arg.name
+                )),
+                Some(doc) => problems.extend(compare(module.name, arg, doc)),
+            }
+        }
+        for name in options.keys() {
+            if !spec.iter().any(|a| a.name == name) {
+                problems.push(format!(
+                    "{}.{name}: in DOCUMENTATION but not accepted by the code",
+                    module.name
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[test]
+fn every_docs_file_belongs_to_a_module() {
+    for entry in std::fs::read_dir(modules_dir()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if let Some(module) = name.strip_suffix(".py") {
+            assert!(
+                MODULES.iter().any(|m| m.name == module),
+                "plugins/modules/{name} documents a module the executable does not have"
+            );
+        }
+    }
+}
