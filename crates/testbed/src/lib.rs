@@ -1,0 +1,3 @@
+//! Real peers for tests. Each module starts one kind of server and stops it on drop.
+pub mod disk;
+pub mod nbdkit;
