@@ -1,0 +1,640 @@
+// Command vcsim-smoke proves the test bed's vSphere simulator with a client we did not write
+// (govmomi): login, properties against the fixture file, point-in-time snapshots, changed-block
+// tracking, hooks and session ends. It writes into lab-scratch's first disk (that VM exists for it).
+//
+// Configuration comes from `scripts/testbed env vsphere`. Prints one line per check and
+// "N passed, N failed"; exits 1 when a check failed.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	scratchVM = "lab-scratch"
+	block     = 64 << 10
+)
+
+type smoke struct {
+	ctx            context.Context
+	env            map[string]string
+	client         *vim25.Client
+	finder         *find.Finder
+	passed, failed int
+}
+
+func main() {
+	s := &smoke{ctx: context.Background(), env: map[string]string{}}
+	for _, name := range []string{"URL", "USER", "PASSWORD", "THUMBPRINT_SHA1", "CONTROL", "DATACENTER"} {
+		value := os.Getenv("VMKIT_TEST_VSPHERE_" + name)
+		if value == "" {
+			fmt.Fprintf(os.Stderr, "VMKIT_TEST_VSPHERE_%s is not set: run scripts/testbed up vsphere; eval \"$(scripts/testbed env vsphere)\"\n", name)
+			os.Exit(2)
+		}
+		s.env[name] = value
+	}
+	s.env["FIXTURES"] = os.Getenv("VMKIT_TEST_VM_FIXTURES")
+
+	s.run()
+	fmt.Printf("%d passed, %d failed\n", s.passed, s.failed)
+	if s.failed > 0 || s.passed == 0 {
+		os.Exit(1)
+	}
+}
+
+func (s *smoke) check(name string, err error) bool {
+	if err != nil {
+		s.failed++
+		fmt.Printf("not ok - %s: %v\n", name, err)
+		return false
+	}
+	s.passed++
+	fmt.Printf("ok - %s\n", name)
+	return true
+}
+
+func (s *smoke) run() {
+	s.check("a wrong password is rejected", s.wrongPassword())
+	if !s.check("login with the thumbprint pinned (SHA-1)", s.login()) {
+		return
+	}
+	s.check("about: vCenter, API 6.5", s.about())
+	s.check("every fixture VM matches tests/fixtures/vms.yaml", s.fixtures())
+	s.pointInTime()
+	s.check("a session ended server-side needs a new login", s.sessionEnd())
+}
+
+func (s *smoke) newClient(password string, thumbprint string) (*vim25.Client, error) {
+	u, err := soap.ParseURL(s.env["URL"])
+	if err != nil {
+		return nil, err
+	}
+	u.User = url.UserPassword(s.env["USER"], password)
+	soapClient := soap.NewClient(u, false)
+	soapClient.SetThumbprint(u.Host, thumbprint)
+	client, err := vim25.NewClient(s.ctx, soapClient)
+	if err != nil {
+		return nil, err
+	}
+	return client, session.NewManager(client).Login(s.ctx, u.User)
+}
+
+func (s *smoke) wrongPassword() error {
+	_, err := s.newClient(s.env["PASSWORD"]+"-wrong", s.env["THUMBPRINT_SHA1"])
+	if err == nil {
+		return fmt.Errorf("login succeeded")
+	}
+	if !soap.IsSoapFault(err) {
+		return fmt.Errorf("not a SOAP fault: %v", err)
+	}
+	if _, ok := soap.ToSoapFault(err).VimFault().(types.InvalidLogin); !ok {
+		return fmt.Errorf("fault is not InvalidLogin: %v", err)
+	}
+	return nil
+}
+
+func (s *smoke) login() error {
+	client, err := s.newClient(s.env["PASSWORD"], s.env["THUMBPRINT_SHA1"])
+	if err != nil {
+		return err
+	}
+	s.client = client
+	s.finder = find.NewFinder(client, true)
+	dc, err := s.finder.Datacenter(s.ctx, s.env["DATACENTER"])
+	if err != nil {
+		return err
+	}
+	s.finder.SetDatacenter(dc)
+	return nil
+}
+
+func (s *smoke) about() error {
+	about := s.client.ServiceContent.About
+	if about.ApiVersion != "6.5" || about.ApiType != "VirtualCenter" {
+		return fmt.Errorf("got %s %s", about.ApiType, about.ApiVersion)
+	}
+	return nil
+}
+
+// fixtureFile is the part of the fixture schema this smoke test compares.
+type fixtureFile struct {
+	VMs []struct {
+		Name     string `yaml:"name"`
+		Folder   string `yaml:"folder"`
+		GuestID  string `yaml:"guest_id"`
+		Firmware string `yaml:"firmware"`
+		CPU      struct {
+			Sockets        int32 `yaml:"sockets"`
+			CoresPerSocket int32 `yaml:"cores_per_socket"`
+		} `yaml:"cpu"`
+		MemoryMiB int32  `yaml:"memory_mib"`
+		Power     string `yaml:"power"`
+		CBT       bool   `yaml:"cbt"`
+		Hostname  string `yaml:"hostname"`
+		Disks     []struct {
+			SizeBytes int64 `yaml:"size_bytes"`
+		} `yaml:"disks"`
+		NICs []struct {
+			MAC string   `yaml:"mac"`
+			IPs []string `yaml:"ips"`
+		} `yaml:"nics"`
+		Snapshots []struct {
+			Name string `yaml:"name"`
+		} `yaml:"snapshots"`
+	} `yaml:"vms"`
+}
+
+func (s *smoke) fixtures() error {
+	raw, err := os.ReadFile(s.env["FIXTURES"])
+	if err != nil {
+		return err
+	}
+	var file fixtureFile
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		return err
+	}
+	for _, want := range file.VMs {
+		vm, err := s.finder.VirtualMachine(s.ctx, want.Name)
+		if err != nil {
+			return err
+		}
+		var got mo.VirtualMachine
+		if err := vm.Properties(s.ctx, vm.Reference(), []string{"config", "guest", "runtime", "snapshot"}, &got); err != nil {
+			return err
+		}
+		c := got.Config
+		var problems []string
+		expect := func(field string, got, want interface{}) {
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				problems = append(problems, fmt.Sprintf("%s = %v, want %v", field, got, want))
+			}
+		}
+		expect("inventory path", vm.InventoryPath, strings.TrimSuffix(fmt.Sprintf("/%s/vm/%s", s.env["DATACENTER"], want.Folder), "/")+"/"+want.Name)
+		expect("guestId", c.GuestId, want.GuestID)
+		expect("firmware", c.Firmware, want.Firmware)
+		expect("numCPU", c.Hardware.NumCPU, want.CPU.Sockets*want.CPU.CoresPerSocket)
+		expect("numCoresPerSocket", c.Hardware.NumCoresPerSocket, want.CPU.CoresPerSocket)
+		expect("memoryMB", c.Hardware.MemoryMB, want.MemoryMiB)
+		expect("powerState", got.Runtime.PowerState, map[string]string{"on": "poweredOn", "off": "poweredOff"}[want.Power])
+		expect("changeTrackingEnabled", *c.ChangeTrackingEnabled, want.CBT)
+		expect("guest.hostName", got.Guest.HostName, want.Hostname)
+		devices := object.VirtualDeviceList(c.Hardware.Device)
+		var sizes, wantSizes, macs, wantMACs, ips, wantIPs []string
+		for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+			sizes = append(sizes, fmt.Sprint(d.(*types.VirtualDisk).CapacityInBytes))
+		}
+		for _, d := range want.Disks {
+			wantSizes = append(wantSizes, fmt.Sprint(d.SizeBytes))
+		}
+		for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+			macs = append(macs, d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard().MacAddress)
+		}
+		for _, n := range got.Guest.Net {
+			ips = append(ips, n.IpAddress...)
+		}
+		for _, n := range want.NICs {
+			wantMACs = append(wantMACs, n.MAC)
+			for _, cidr := range n.IPs {
+				wantIPs = append(wantIPs, strings.Split(cidr, "/")[0])
+			}
+		}
+		expect("disk sizes", sizes, wantSizes)
+		expect("MACs", macs, wantMACs)
+		expect("guest IPs", ips, wantIPs)
+		snapshots := 0
+		if got.Snapshot != nil {
+			snapshots = len(got.Snapshot.RootSnapshotList)
+		}
+		if want.Name != scratchVM {
+			expect("root snapshots", snapshots, len(want.Snapshots))
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("%s: %s", want.Name, strings.Join(problems, "; "))
+		}
+	}
+	return nil
+}
+
+// image is what a test believes one disk holds.
+type image []byte
+
+type write struct {
+	offset int64
+	data   []byte
+}
+
+func randomWrite(offset int64, length int) write {
+	data := make([]byte, length)
+	_, _ = rand.Read(data)
+	return write{offset, data}
+}
+
+func (img image) apply(writes []write) image {
+	out := append(image(nil), img...)
+	for _, w := range writes {
+		copy(out[w.offset:], w.data)
+	}
+	return out
+}
+
+// pointInTime is issue 3's "done when": write, snapshot 1, write more, snapshot 2; snapshot 1 reads
+// that moment; the changes since snapshot 1 cover every written byte and no unwritten 64 KiB block.
+func (s *smoke) pointInTime() {
+	vm, err := s.finder.VirtualMachine(s.ctx, scratchVM)
+	if !s.check("find "+scratchVM, err) {
+		return
+	}
+	disk, err := s.firstDisk(vm)
+	if !s.check("read the first disk of "+scratchVM, err) {
+		return
+	}
+	backing := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	size := disk.CapacityInBytes
+	base, err := s.download(backing.FileName, -1, 0)
+	if !s.check("download the live disk over /folder", err) {
+		return
+	}
+	s.check("enable CBT with ReconfigVM_Task", s.reconfigCBT(vm, true))
+
+	first := []write{randomWrite(0, 4096), randomWrite(5<<20+123, 200000), randomWrite(size-100, 100)}
+	second := []write{randomWrite(5<<20+1000, 3000), randomWrite(40<<20+7, 100), randomWrite(63<<20, block)}
+	for _, w := range first {
+		if !s.check(fmt.Sprintf("guest write %d bytes at %d", len(w.data), w.offset), s.guestWrite(w)) {
+			return
+		}
+	}
+	snap1, err := s.snapshot(vm, "smoke-1")
+	if !s.check("snapshot 1", err) {
+		return
+	}
+	for _, w := range second {
+		if !s.check(fmt.Sprintf("guest write %d bytes at %d", len(w.data), w.offset), s.guestWrite(w)) {
+			return
+		}
+	}
+	// A hook writes at the very moment snapshot 2 is requested: the write must be in snapshot 2.
+	raced := randomWrite(20<<20, 512)
+	s.check("register a write hook on CreateSnapshot_Task", s.hook("CreateSnapshot_Task", raced))
+	snap2, err := s.snapshot(vm, "smoke-2")
+	if !s.check("snapshot 2", err) {
+		return
+	}
+	second = append(second, raced)
+
+	at1, at2 := image(base).apply(first), image(base).apply(first).apply(second)
+	d1, err := s.snapshotDisk(snap1, disk.Key)
+	if !s.check("snapshot 1's disk has its own backing and a change id", err) {
+		return
+	}
+	d2, err := s.snapshotDisk(snap2, disk.Key)
+	if !s.check("snapshot 2's disk has its own backing and a change id", err) {
+		return
+	}
+	s.check("(a) snapshot 1's disk (via /folder) holds the bytes of that moment", s.compareFile(d1.FileName, at1))
+	s.check("snapshot 2's disk holds the bytes of its moment, hook write included", s.compareFile(d2.FileName, at2))
+	s.check("the live disk still has its own file", s.compareFile(backing.FileName, at2))
+	s.check("Range requests on /folder", s.compareRange(d1.FileName, at1, 5<<20+100, 1000))
+
+	areas, err := s.changedAreas(vm, snap2, disk.Key, d1.ChangeId, size)
+	if s.check("QueryChangedDiskAreas(snapshot 2, change id of snapshot 1)", err) {
+		s.check("(b) the areas cover every written byte and no unwritten 64 KiB block", coverExactly(areas, second, size))
+	}
+	all, err := s.changedAreas(vm, snap1, disk.Key, "*", size)
+	if s.check(`QueryChangedDiskAreas(snapshot 1, "*")`, err) {
+		s.check(`"*" covers every allocated byte of snapshot 1`, coversAll(all, first))
+	}
+	_, err = s.changedAreas(vm, snap2, disk.Key, "52 00 00 00 00 00 00 00-00 00 00 00 00 00 00 00/1", size)
+	s.check("an unknown change id is a FileFault", expectFault(err, func(f types.AnyType) bool { _, ok := f.(types.FileFault); return ok }))
+	_, err = s.changedAreas(vm, snap2, disk.Key, "not-a-change-id", size)
+	s.check("a malformed change id is InvalidArgument", expectFault(err, func(f types.AnyType) bool { _, ok := f.(types.InvalidArgument); return ok }))
+
+	s.check("remove snapshot 1 deletes its frozen files", s.removeSnapshot(snap1, d1.FileName))
+	areas, err = s.changedAreas(vm, snap2, disk.Key, d1.ChangeId, size)
+	if s.check("snapshot 1's change id stays valid after its removal", err) {
+		s.check("... with the same answer", coverExactly(areas, second, size))
+	}
+	s.check("revert to snapshot 2 restores the live disk", s.revert(snap2, backing.FileName, at2))
+	s.check("remove all snapshots", s.removeAll(vm))
+}
+
+func (s *smoke) firstDisk(vm *object.VirtualMachine) (*types.VirtualDisk, error) {
+	devices, err := vm.Device(s.ctx)
+	if err != nil {
+		return nil, err
+	}
+	disks := devices.SelectByType((*types.VirtualDisk)(nil))
+	if len(disks) == 0 {
+		return nil, fmt.Errorf("no disk")
+	}
+	return disks[0].(*types.VirtualDisk), nil
+}
+
+func (s *smoke) reconfigCBT(vm *object.VirtualMachine, on bool) error {
+	task, err := vm.Reconfigure(s.ctx, types.VirtualMachineConfigSpec{ChangeTrackingEnabled: types.NewBool(on)})
+	if err != nil {
+		return err
+	}
+	if err := task.Wait(s.ctx); err != nil {
+		return err
+	}
+	var got mo.VirtualMachine
+	if err := vm.Properties(s.ctx, vm.Reference(), []string{"config.changeTrackingEnabled"}, &got); err != nil {
+		return err
+	}
+	if got.Config.ChangeTrackingEnabled == nil || *got.Config.ChangeTrackingEnabled != on {
+		return fmt.Errorf("changeTrackingEnabled is not %v", on)
+	}
+	return nil
+}
+
+func (s *smoke) control(method, path string, body interface{}, out interface{}) error {
+	var reader io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		reader = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, s.env["CONTROL"]+path, reader)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s %s", method, path, res.Status, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func (s *smoke) guestWrite(w write) error {
+	return s.control("POST", "/write", map[string]interface{}{"vm": scratchVM, "disk": 0, "offset": w.offset, "data": w.data}, nil)
+}
+
+func (s *smoke) hook(method string, w write) error {
+	return s.control("POST", "/hooks", map[string]interface{}{
+		"method": method, "vm": scratchVM,
+		"write": map[string]interface{}{"vm": scratchVM, "disk": 0, "offset": w.offset, "data": w.data},
+	}, nil)
+}
+
+func (s *smoke) snapshot(vm *object.VirtualMachine, name string) (types.ManagedObjectReference, error) {
+	task, err := vm.CreateSnapshot(s.ctx, name, "smoke test", false, false)
+	if err != nil {
+		return types.ManagedObjectReference{}, err
+	}
+	info, err := task.WaitForResult(s.ctx, nil)
+	if err != nil {
+		return types.ManagedObjectReference{}, err
+	}
+	return info.Result.(types.ManagedObjectReference), nil
+}
+
+func (s *smoke) snapshotDisk(snapshot types.ManagedObjectReference, key int32) (*types.VirtualDiskFlatVer2BackingInfo, error) {
+	var snap mo.VirtualMachineSnapshot
+	if err := property.DefaultCollector(s.client).RetrieveOne(s.ctx, snapshot, []string{"config.hardware.device"}, &snap); err != nil {
+		return nil, err
+	}
+	disk, ok := object.VirtualDeviceList(snap.Config.Hardware.Device).FindByKey(key).(*types.VirtualDisk)
+	if !ok {
+		return nil, fmt.Errorf("no disk %d in the snapshot", key)
+	}
+	backing := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	if backing.ChangeId == "" || !strings.Contains(backing.FileName, "-snapshot") {
+		return nil, fmt.Errorf("backing %s, change id %q", backing.FileName, backing.ChangeId)
+	}
+	return backing, nil
+}
+
+// folderURL maps "[ds] dir/x.vmdk" to the /folder URL of its flat extent.
+func (s *smoke) folderURL(datastorePath string) (string, error) {
+	var p object.DatastorePath
+	if !p.FromString(datastorePath) {
+		return "", fmt.Errorf("bad datastore path %q", datastorePath)
+	}
+	base := strings.TrimSuffix(s.env["URL"], "/sdk")
+	flat := strings.TrimSuffix(p.Path, ".vmdk") + "-flat.vmdk"
+	return fmt.Sprintf("%s/folder/%s?dcPath=%s&dsName=%s", base, flat, url.QueryEscape(s.env["DATACENTER"]), url.QueryEscape(p.Datastore)), nil
+}
+
+// download fetches a disk's flat file, or length bytes at offset when length >= 0.
+func (s *smoke) download(datastorePath string, length, offset int64) ([]byte, error) {
+	u, err := s.folderURL(datastorePath)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if length >= 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	}
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	res, err := insecure.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	want := http.StatusOK
+	if length >= 0 {
+		want = http.StatusPartialContent
+	}
+	if res.StatusCode != want {
+		return nil, fmt.Errorf("GET %s: %s", u, res.Status)
+	}
+	return io.ReadAll(res.Body)
+}
+
+func (s *smoke) compareFile(datastorePath string, want image) error {
+	got, err := s.download(datastorePath, -1, 0)
+	if err != nil {
+		return err
+	}
+	return sameBytes(got, want)
+}
+
+func (s *smoke) compareRange(datastorePath string, want image, offset, length int64) error {
+	got, err := s.download(datastorePath, length, offset)
+	if err != nil {
+		return err
+	}
+	return sameBytes(got, want[offset:offset+length])
+}
+
+func sameBytes(got, want []byte) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d bytes, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return fmt.Errorf("first difference at byte %d", i)
+		}
+	}
+	return nil
+}
+
+// changedAreas queries one disk's areas over the whole disk, following startOffset/length as a
+// vSphere client must.
+func (s *smoke) changedAreas(vm *object.VirtualMachine, snapshot types.ManagedObjectReference, key int32, changeID string, size int64) ([]types.DiskChangeExtent, error) {
+	var areas []types.DiskChangeExtent
+	for offset := int64(0); offset < size; {
+		res, err := methods.QueryChangedDiskAreas(s.ctx, s.client, &types.QueryChangedDiskAreas{
+			This: vm.Reference(), Snapshot: &snapshot, DeviceKey: key, StartOffset: offset, ChangeId: changeID,
+		})
+		if err != nil {
+			return nil, err
+		}
+		info := res.Returnval
+		if info.StartOffset != offset || info.Length <= 0 {
+			return nil, fmt.Errorf("answer for offset %d covers [%d, +%d)", offset, info.StartOffset, info.Length)
+		}
+		areas = append(areas, info.ChangedArea...)
+		offset = info.StartOffset + info.Length
+	}
+	return areas, nil
+}
+
+// coverExactly: every written byte is in an area, every area is 64 KiB-aligned (or ends the
+// disk), and every 64 KiB block of every area holds a written byte.
+func coverExactly(areas []types.DiskChangeExtent, writes []write, size int64) error {
+	if err := coversAll(areas, writes); err != nil {
+		return err
+	}
+	written := map[int64]bool{}
+	for _, w := range writes {
+		for b := w.offset / block; b*block < w.offset+int64(len(w.data)); b++ {
+			written[b] = true
+		}
+	}
+	for _, a := range areas {
+		if a.Start%block != 0 || (a.Length%block != 0 && a.Start+a.Length != size) {
+			return fmt.Errorf("area [%d, +%d) is not 64 KiB-aligned", a.Start, a.Length)
+		}
+		for b := a.Start / block; b*block < a.Start+a.Length; b++ {
+			if !written[b] {
+				return fmt.Errorf("block at %d was not written but is reported", b*block)
+			}
+		}
+	}
+	return nil
+}
+
+func coversAll(areas []types.DiskChangeExtent, writes []write) error {
+	sort.Slice(areas, func(i, j int) bool { return areas[i].Start < areas[j].Start })
+	for _, w := range writes {
+		for _, offset := range []int64{w.offset, w.offset + int64(len(w.data)) - 1} {
+			covered := false
+			for _, a := range areas {
+				if offset >= a.Start && offset < a.Start+a.Length {
+					covered = true
+				}
+			}
+			if !covered {
+				return fmt.Errorf("written byte %d is in no area", offset)
+			}
+		}
+	}
+	return nil
+}
+
+func expectFault(err error, is func(types.AnyType) bool) error {
+	if err == nil {
+		return fmt.Errorf("no fault")
+	}
+	if !soap.IsSoapFault(err) || !is(soap.ToSoapFault(err).VimFault()) {
+		return fmt.Errorf("unexpected error: %v", err)
+	}
+	return nil
+}
+
+func (s *smoke) removeSnapshot(snapshot types.ManagedObjectReference, datastorePath string) error {
+	res, err := methods.RemoveSnapshot_Task(s.ctx, s.client, &types.RemoveSnapshot_Task{This: snapshot, RemoveChildren: false})
+	if err != nil {
+		return err
+	}
+	if err := object.NewTask(s.client, res.Returnval).Wait(s.ctx); err != nil {
+		return err
+	}
+	if _, err := s.download(datastorePath, 1, 0); err == nil {
+		return fmt.Errorf("%s is still served", datastorePath)
+	}
+	return nil
+}
+
+func (s *smoke) revert(snapshot types.ManagedObjectReference, live string, want image) error {
+	res, err := methods.RevertToSnapshot_Task(s.ctx, s.client, &types.RevertToSnapshot_Task{This: snapshot})
+	if err != nil {
+		return err
+	}
+	if err := object.NewTask(s.client, res.Returnval).Wait(s.ctx); err != nil {
+		return err
+	}
+	return s.compareFile(live, want)
+}
+
+func (s *smoke) removeAll(vm *object.VirtualMachine) error {
+	task, err := vm.RemoveAllSnapshot(s.ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := task.Wait(s.ctx); err != nil {
+		return err
+	}
+	var got mo.VirtualMachine
+	if err := vm.Properties(s.ctx, vm.Reference(), []string{"snapshot"}, &got); err != nil {
+		return err
+	}
+	if got.Snapshot != nil {
+		return fmt.Errorf("snapshots remain")
+	}
+	return nil
+}
+
+func (s *smoke) sessionEnd() error {
+	if err := s.control("POST", "/sessions/terminate", nil, nil); err != nil {
+		return err
+	}
+	_, err := methods.GetCurrentTime(s.ctx, s.client)
+	if err == nil {
+		return fmt.Errorf("the old session still works")
+	}
+	if _, ok := soap.ToSoapFault(err).VimFault().(types.NotAuthenticated); !soap.IsSoapFault(err) || !ok {
+		return fmt.Errorf("expected NotAuthenticated, got %v", err)
+	}
+	if err := s.login(); err != nil {
+		return fmt.Errorf("re-login: %w", err)
+	}
+	_, err = methods.GetCurrentTime(s.ctx, s.client)
+	return err
+}
