@@ -120,9 +120,10 @@ fn spawn_and_wait(
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         let ready = match tcp_port {
-            Some(port) => TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            None => UnixStream::connect(&server.socket).is_ok(),
-        };
+            Some(port) => TcpStream::connect(("127.0.0.1", port)).and_then(read_greeting),
+            None => UnixStream::connect(&server.socket).and_then(read_greeting),
+        }
+        .is_ok();
         if ready {
             return Ok(server);
         }
@@ -290,4 +291,11 @@ fn socket_location(chosen: Option<&Path>) -> io::Result<(PathBuf, Option<tempfil
 
 fn free_tcp_port() -> io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Reads the server's greeting before hanging up, so the server does not log a broken pipe
+/// for the readiness probe.
+fn read_greeting(mut stream: impl io::Read) -> io::Result<()> {
+    let mut greeting = [0u8; 18];
+    stream.read_exact(&mut greeting)
 }

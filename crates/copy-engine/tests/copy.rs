@@ -1,0 +1,576 @@
+//! The engine against real NBD servers: bit-exact results and the behaviour behind them,
+//! observed through nbdkit's `log` filter.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use copy_engine::{Area, CopyError, CopyOptions, CopyReport, Event, FileSink, copy, open_source};
+use testbed::disk;
+use testbed::nbdkit::{NbdServer, Nbdkit, QemuNbd};
+
+const MIB: u64 = 1 << 20;
+
+fn copy_to_file(
+    uri: &str,
+    target: &Path,
+    options: &CopyOptions,
+) -> (Result<CopyReport, CopyError>, Vec<Event>) {
+    let events = Mutex::new(Vec::new());
+    let source = open_source(uri).unwrap();
+    let sink = FileSink::open(target, copy_engine::Source::size(&source)).unwrap();
+    let result = copy(&source, &sink, options, &|e: &Event| {
+        events.lock().unwrap().push(e.clone())
+    });
+    (result, events.into_inner().unwrap())
+}
+
+/// One request or reply line of nbdkit's log filter.
+#[derive(Debug)]
+struct LogLine {
+    connection: u32,
+    op: String,
+    done: bool,
+    id: u64,
+    count: u64,
+}
+
+fn hex_field(line: &str, key: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key))
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+}
+
+fn parse_log(path: &Path) -> Vec<LogLine> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let connection = words
+                .iter()
+                .find_map(|w| w.strip_prefix("connection="))?
+                .parse()
+                .ok()?;
+            let pos = words.iter().position(|w| w.starts_with("connection="))?;
+            let op = words.get(pos + 1)?;
+            let id = words
+                .iter()
+                .find_map(|w| w.strip_prefix("id="))?
+                .parse()
+                .ok()?;
+            Some(LogLine {
+                connection,
+                op: op.trim_start_matches("...").to_owned(),
+                done: op.starts_with("..."),
+                id,
+                count: hex_field(line, "count=").unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Most requests outstanding at once on any one connection.
+fn max_in_flight(log: &[LogLine]) -> usize {
+    let mut open: HashMap<u32, BTreeSet<u64>> = HashMap::new();
+    let mut max = 0;
+    for l in log.iter().filter(|l| l.op == "Read") {
+        let set = open.entry(l.connection).or_default();
+        if l.done {
+            set.remove(&l.id);
+        } else {
+            set.insert(l.id);
+            max = max.max(set.len());
+        }
+    }
+    max
+}
+
+fn bytes_read(log: &[LogLine]) -> u64 {
+    log.iter()
+        .filter(|l| !l.done && l.op == "Read")
+        .map(|l| l.count)
+        .sum()
+}
+
+fn reference_copy(uri: &str, target: &Path) -> String {
+    // nbdcopy 1.14 ignores the server's maximum block size: keep its requests small.
+    let status = Command::new("nbdcopy")
+        .arg("--request-size=65536")
+        .arg(uri)
+        .arg(target)
+        .status()
+        .expect("nbdcopy (libnbd-bin) is needed as the reference: scripts/testbed up nbd");
+    assert!(status.success());
+    disk::sha256_file(target).unwrap()
+}
+
+#[test]
+fn dense_disk_of_odd_size_is_copied_bit_exact_over_several_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    let size = 37 * MIB + 12_345;
+    disk::random_file(&src, size, 1).unwrap();
+    let log = dir.path().join("log");
+    // The delay keeps each read busy for a moment, so requests sent together are seen together.
+    let server = Nbdkit::new("file")
+        .filter("log")
+        .filter("delay")
+        .arg(format!("logfile={}", log.display()))
+        .arg("rdelay=2ms")
+        .arg(format!("file={}", src.display()))
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let options = CopyOptions {
+        connections: 4,
+        requests: 8,
+        range_size: MIB,
+        ..CopyOptions::default()
+    };
+    let (result, events) = copy_to_file(&server.uri(), &dst, &options);
+    let report = result.unwrap();
+    drop(server);
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_file(&src).unwrap()
+    );
+    assert_eq!(std::fs::metadata(&dst).unwrap().len(), size);
+    assert_eq!(report.bytes_total, size);
+    assert_eq!(report.bytes_written, size);
+    assert_eq!(report.connections, 4);
+    let last = events.iter().rev().find_map(|e| match e {
+        Event::Progress(p) => Some(*p),
+        _ => None,
+    });
+    assert_eq!(last.unwrap().bytes_done, size);
+
+    let connects = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches(" Connect ")
+        .count();
+    assert_eq!(connects, 4, "four connections opened");
+    let log = parse_log(&log);
+    let reading: BTreeSet<u32> = log
+        .iter()
+        .filter(|l| l.op == "Read")
+        .map(|l| l.connection)
+        .collect();
+    assert!(
+        reading.len() >= 2,
+        "reads spread over connections: {reading:?}"
+    );
+    assert!(
+        max_in_flight(&log) > 1,
+        "several requests in flight on a connection"
+    );
+    assert!(max_in_flight(&log) <= 8);
+    assert!(
+        log.iter()
+            .filter(|l| l.op == "Read")
+            .all(|l| l.count <= 256 * 1024)
+    );
+}
+
+#[test]
+fn sparse_disk_reads_only_allocated_data_and_keeps_holes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    let size = 96 * MIB + 512; // not a multiple of 4 KiB: the last block is partial
+    let runs = [
+        (0, 64 * 1024),
+        (10 * MIB + 4096, 3 * MIB),
+        (50 * MIB, 300 * 1024),
+        (size - 512 - 8192, 8192 + 512),
+    ];
+    disk::sparse_file(&src, size, &runs, 2).unwrap();
+    let allocated = disk::allocated_bytes(&src).unwrap();
+    let log = dir.path().join("log");
+    let range_size = 16 * MIB;
+    let server = Nbdkit::new("file")
+        .filter("log")
+        .arg(format!("logfile={}", log.display()))
+        .arg(format!("file={}", src.display()))
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let options = CopyOptions {
+        range_size,
+        ..CopyOptions::default()
+    };
+    let (result, _) = copy_to_file(&server.uri(), &dst, &options);
+    let report = result.unwrap();
+    drop(server);
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_file(&src).unwrap()
+    );
+
+    let log = parse_log(&log);
+    let read = bytes_read(&log);
+    assert!(
+        read <= allocated + 256 * 1024,
+        "read {read} bytes for {allocated} allocated"
+    );
+    assert_eq!(report.bytes_read, read);
+    let extents: Vec<&LogLine> = log
+        .iter()
+        .filter(|l| !l.done && l.op == "Extents")
+        .collect();
+    assert!(
+        extents.len() >= (size / range_size) as usize,
+        "{} block-status calls",
+        extents.len()
+    );
+    assert!(
+        extents.iter().all(|l| l.count <= range_size),
+        "block status asked per range, never for the whole disk"
+    );
+    // Holes stay holes: the target's data ranges are exactly the source's (st_blocks would
+    // also count file-system metadata blocks).
+    assert_eq!(
+        disk::data_ranges(&dst).unwrap(),
+        disk::data_ranges(&src).unwrap()
+    );
+}
+
+#[test]
+fn all_zero_disk_reads_nothing_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Nbdkit::new("memory").arg("size=200M").start().unwrap();
+    let dst = dir.path().join("dst.raw");
+    let (result, _) = copy_to_file(&server.uri(), &dst, &CopyOptions::default());
+    let report = result.unwrap();
+    assert_eq!(report.bytes_read, 0);
+    assert_eq!(report.bytes_skipped, 200 * MIB);
+    assert_eq!(disk::allocated_bytes(&dst).unwrap(), 0);
+    assert_eq!(std::fs::metadata(&dst).unwrap().len(), 200 * MIB);
+}
+
+#[test]
+fn sparse_random_pattern_and_data_plugins_match_nbdcopy() {
+    let dir = tempfile::tempdir().unwrap();
+    let servers: Vec<(&str, NbdServer)> = vec![
+        (
+            "sparse-random",
+            Nbdkit::new("sparse-random")
+                .arg("size=100000001")
+                .arg("seed=42")
+                .arg("percent=10")
+                .start()
+                .unwrap(),
+        ),
+        (
+            "pattern",
+            Nbdkit::new("pattern").arg("size=9999999").start().unwrap(),
+        ),
+        (
+            "data",
+            Nbdkit::new("data")
+                .arg("data=1 2 3 @0x3fff0 0x41*36 @0x4000000 0xff*4093")
+                .start()
+                .unwrap(),
+        ),
+    ];
+    for (name, server) in servers {
+        let expected = reference_copy(&server.uri(), &dir.path().join(format!("{name}.ref")));
+        let dst = dir.path().join(format!("{name}.raw"));
+        let options = CopyOptions {
+            range_size: 8 * MIB,
+            request_size: 192 * 1024,
+            ..CopyOptions::default()
+        };
+        let (result, _) = copy_to_file(&server.uri(), &dst, &options);
+        result.unwrap();
+        assert_eq!(disk::sha256_file(&dst).unwrap(), expected, "{name}");
+    }
+}
+
+#[test]
+fn changed_areas_are_copied_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    let size = 64 * MIB;
+    disk::random_file(&src, size, 3).unwrap();
+    let dst = dir.path().join("dst.raw");
+    disk::random_file(&dst, size, 4).unwrap();
+    let log = dir.path().join("log");
+    let server = Nbdkit::new("file")
+        .filter("log")
+        .arg(format!("logfile={}", log.display()))
+        .arg(format!("file={}", src.display()))
+        .start()
+        .unwrap();
+    let areas = vec![
+        Area::new(5 * MIB, 65_536),
+        Area::new(0, 4096),
+        Area::new(20 * MIB, 3 * MIB + 100),
+        Area::new(size - 1000, 1000),
+        Area::new(20 * MIB + 100, 10),
+    ];
+    let options = CopyOptions {
+        areas: Some(areas.clone()),
+        ..CopyOptions::default()
+    };
+    let (result, _) = copy_to_file(&server.uri(), &dst, &options);
+    let report = result.unwrap();
+    drop(server);
+    let total: u64 = 65_536 + 4096 + 3 * MIB + 100 + 1000;
+    assert_eq!(report.bytes_total, total);
+    assert_eq!(bytes_read(&parse_log(&log)), total);
+
+    // What the destination held before (same seed), with the areas taken from the source.
+    let old = dir.path().join("old.raw");
+    disk::random_file(&old, size, 4).unwrap();
+    let mut expected = std::fs::read(&old).unwrap();
+    let source = std::fs::read(&src).unwrap();
+    for a in &areas {
+        let r = a.start as usize..a.end() as usize;
+        expected[r.clone()].copy_from_slice(&source[r]);
+    }
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_bytes(&expected)
+    );
+}
+
+#[test]
+fn qemu_nbd_source_and_nbd_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    let size = 48 * MIB + 4096 * 3;
+    disk::sparse_file(
+        &src,
+        size,
+        &[(0, MIB), (30 * MIB, 77_777), (size - 4096, 4096)],
+        5,
+    )
+    .unwrap();
+    let source_server = QemuNbd::new(&src).read_only().start().unwrap();
+    let dst = dir.path().join("dst.raw");
+    // A destination with old data everywhere: zero runs must really be zeroed.
+    disk::random_file(&dst, size, 6).unwrap();
+    let dest_server = QemuNbd::new(&dst).start().unwrap();
+
+    let source = open_source(&source_server.uri()).unwrap();
+    let sink = copy_engine::open_destination(&dest_server.uri(), size, false).unwrap();
+    let report = copy(
+        &source,
+        sink.as_ref(),
+        &CopyOptions::default(),
+        &|_: &Event| {},
+    )
+    .unwrap();
+    drop(sink);
+    drop(dest_server);
+    assert!(report.bytes_zeroed > 0);
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_file(&src).unwrap()
+    );
+}
+
+#[test]
+fn refuses_a_smaller_destination() {
+    let source_server = Nbdkit::new("pattern").arg("size=10M").start().unwrap();
+    let dest_server = Nbdkit::new("memory").arg("size=9M").start().unwrap();
+    let source = open_source(&source_server.uri()).unwrap();
+    let err = copy_engine::open_destination(&dest_server.uri(), 10 * MIB, true)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, CopyError::DestinationTooSmall { .. }),
+        "{err}"
+    );
+    let _ = source;
+}
+
+#[test]
+fn respects_the_servers_maximum_request_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Nbdkit::new("pattern")
+        .arg("size=20M")
+        .filter("blocksize-policy")
+        .arg("blocksize-maximum=65536")
+        .arg("blocksize-error-policy=error")
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let options = CopyOptions {
+        request_size: 4 << 20,
+        ..CopyOptions::default()
+    };
+    let (result, _) = copy_to_file(&server.uri(), &dst, &options);
+    result.unwrap();
+    let expected = reference_copy(&server.uri(), &dir.path().join("ref"));
+    assert_eq!(disk::sha256_file(&dst).unwrap(), expected);
+}
+
+#[test]
+fn transient_eio_is_retried_until_it_clears() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    disk::random_file(&src, 16 * MIB + 100, 7).unwrap();
+    let trigger = dir.path().join("errors-on");
+    std::fs::write(&trigger, b"").unwrap();
+    let server = Nbdkit::new("file")
+        .filter("error")
+        .arg(format!("file={}", src.display()))
+        .arg("error-pread=EIO")
+        .arg("error-pread-rate=100%")
+        .arg(format!("error-file={}", trigger.display()))
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let source = open_source(&server.uri()).unwrap();
+    let sink = FileSink::open(&dst, 16 * MIB + 100).unwrap();
+    let retries = Mutex::new(Vec::new());
+    let options = CopyOptions {
+        retry_delay: Duration::from_millis(20),
+        ..CopyOptions::default()
+    };
+    let report = copy(&source, &sink, &options, &|e: &Event| {
+        if let Event::Retry { cause, .. } = e {
+            retries.lock().unwrap().push(cause.clone());
+            let _ = std::fs::remove_file(&trigger);
+        }
+    })
+    .unwrap();
+    assert_eq!(report.bytes_total, 16 * MIB + 100);
+    let retries = retries.into_inner().unwrap();
+    assert!(!retries.is_empty());
+    assert!(retries[0].contains("EIO"), "{}", retries[0]);
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_file(&src).unwrap()
+    );
+}
+
+#[test]
+fn persistent_eio_fails_naming_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Nbdkit::new("pattern")
+        .arg("size=8M")
+        .filter("error")
+        .arg("error-pread=EIO")
+        .arg("error-pread-rate=100%")
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let options = CopyOptions {
+        retries: 2,
+        retry_delay: Duration::from_millis(5),
+        ..CopyOptions::default()
+    };
+    let (result, events) = copy_to_file(&server.uri(), &dst, &options);
+    let err = result.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, CopyError::Read { attempts: 3, .. }), "{text}");
+    assert!(text.contains("at offset") && text.contains("EIO"), "{text}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Retry { attempt: 2, .. }))
+    );
+}
+
+fn killed_mid_copy(
+    restart: bool,
+) -> (
+    Result<CopyReport, CopyError>,
+    PathBuf,
+    PathBuf,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    disk::random_file(&src, 24 * MIB, 8).unwrap();
+    let socket = dir.path().join("nbd.sock");
+    let builder = Nbdkit::new("file")
+        .filter("delay")
+        .arg("rdelay=5ms")
+        .arg(format!("file={}", src.display()))
+        .socket(&socket);
+    let server = Arc::new(Mutex::new(Some(builder.start().unwrap())));
+    let dst = dir.path().join("dst.raw");
+    let source = open_source(&server.lock().unwrap().as_ref().unwrap().uri()).unwrap();
+    let sink = FileSink::open(&dst, 24 * MIB).unwrap();
+    let killed = AtomicBool::new(false);
+    let options = CopyOptions {
+        connections: 1,
+        retry_delay: Duration::from_millis(20),
+        progress_interval: Duration::from_millis(10),
+        ..CopyOptions::default()
+    };
+    let result = copy(&source, &sink, &options, &|e: &Event| match e {
+        Event::Progress(p) if p.bytes_done > 0 && !killed.swap(true, Ordering::SeqCst) => {
+            if let Some(s) = server.lock().unwrap().as_mut() {
+                s.kill();
+            }
+        }
+        Event::Reconnect { .. } if restart => {
+            *server.lock().unwrap() = Some(builder.start().unwrap());
+        }
+        _ => {}
+    });
+    (result, src, dst, dir)
+}
+
+#[test]
+fn killed_server_is_survived_by_one_reconnect() {
+    let (result, src, dst, _dir) = killed_mid_copy(true);
+    result.unwrap();
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_file(&src).unwrap()
+    );
+}
+
+#[test]
+fn killed_server_that_stays_down_fails_clearly() {
+    let (result, _, _, _dir) = killed_mid_copy(false);
+    let err = result.unwrap_err();
+    assert!(matches!(err, CopyError::Reconnect { .. }), "{err}");
+    assert!(err.to_string().contains("at offset"), "{err}");
+}
+
+#[test]
+fn cancel_stops_drains_and_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Nbdkit::new("pattern")
+        .arg("size=64M")
+        .filter("delay")
+        .arg("rdelay=10ms")
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let cancel = Arc::new(AtomicBool::new(false));
+    let options = CopyOptions {
+        progress_interval: Duration::from_millis(10),
+        cancel: Some(Arc::clone(&cancel)),
+        ..CopyOptions::default()
+    };
+    let source = open_source(&server.uri()).unwrap();
+    let sink = FileSink::open(&dst, 64 * MIB).unwrap();
+    let result = copy(&source, &sink, &options, &|e: &Event| {
+        if let Event::Progress(p) = e
+            && p.bytes_done > 0
+        {
+            cancel.store(true, Ordering::SeqCst);
+        }
+    });
+    let err = result.unwrap_err();
+    let CopyError::Cancelled {
+        bytes_done,
+        bytes_total,
+    } = err
+    else {
+        panic!("{err}")
+    };
+    assert!(bytes_done > 0 && bytes_done < bytes_total);
+    // What was reported done is on the disk: the start of the pattern is there.
+    let head = std::fs::read(&dst).unwrap();
+    assert_eq!(u64::from_be_bytes(head[8..16].try_into().unwrap()), 8);
+}
