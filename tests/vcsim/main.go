@@ -68,6 +68,16 @@ func run(opt options) error {
 	if err != nil {
 		return err
 	}
+	// Busy ports fail here, before the inventory is built (the simulator's NewServer would panic).
+	controlListener, err := net.Listen("tcp", opt.control)
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	probe, err := net.Listen("tcp", opt.listen)
+	if err != nil {
+		return fmt.Errorf("SOAP: %w", err)
+	}
+	_ = probe.Close()
 	bed, err := NewTestbed(ctx, fixtures, opt.datastores, opt.cbtWindow)
 	if err != nil {
 		return err
@@ -89,19 +99,10 @@ func run(opt options) error {
 	log.Printf("created %d VMs in %s", len(bed.VMs), time.Since(started).Round(time.Millisecond))
 
 	control := NewControl(bed)
-	controlListener, err := net.Listen("tcp", opt.control)
-	if err != nil {
-		return fmt.Errorf("control API: %w", err)
-	}
 	controlServer := &http.Server{Handler: control.Handler()}
 	go func() { _ = controlServer.Serve(controlListener) }()
 
 	simulator.Trace = opt.trace
-	probe, err := net.Listen("tcp", opt.listen) // the simulator's NewServer panics on a busy port
-	if err != nil {
-		return fmt.Errorf("SOAP: %w", err)
-	}
-	_ = probe.Close()
 	service := bed.Model.Service
 	service.Listen = &url.URL{Host: opt.listen, User: url.UserPassword(opt.user, opt.password)}
 	service.TLS = new(tls.Config)

@@ -82,6 +82,7 @@ func (s *smoke) run() {
 	}
 	s.check("about: vCenter, API 6.5", s.about())
 	s.check("every fixture VM matches tests/fixtures/vms.yaml", s.fixtures())
+	s.check(`"*" on a live 200 MiB disk: exactly its allocated blocks, over several answers`, s.allocatedLive())
 	s.pointInTime()
 	s.check("a session ended server-side needs a new login", s.sessionEnd())
 }
@@ -149,16 +150,22 @@ type fixtureFile struct {
 			Sockets        int32 `yaml:"sockets"`
 			CoresPerSocket int32 `yaml:"cores_per_socket"`
 		} `yaml:"cpu"`
-		MemoryMiB int32  `yaml:"memory_mib"`
-		Power     string `yaml:"power"`
-		CBT       bool   `yaml:"cbt"`
-		Hostname  string `yaml:"hostname"`
-		Disks     []struct {
-			SizeBytes int64 `yaml:"size_bytes"`
+		MemoryMiB           int32    `yaml:"memory_mib"`
+		Power               string   `yaml:"power"`
+		CBT                 bool     `yaml:"cbt"`
+		Hostname            string   `yaml:"hostname"`
+		ConsolidationNeeded bool     `yaml:"consolidation_needed"`
+		Devices             []string `yaml:"devices"`
+		Disks               []struct {
+			SizeBytes int64  `yaml:"size_bytes"`
+			Mode      string `yaml:"mode"`
+			Sharing   string `yaml:"sharing"`
+			RDM       string `yaml:"rdm"`
 		} `yaml:"disks"`
 		NICs []struct {
-			MAC string   `yaml:"mac"`
-			IPs []string `yaml:"ips"`
+			Adapter string   `yaml:"adapter"`
+			MAC     string   `yaml:"mac"`
+			IPs     []string `yaml:"ips"`
 		} `yaml:"nics"`
 		Snapshots []struct {
 			Name string `yaml:"name"`
@@ -220,7 +227,46 @@ func (s *smoke) fixtures() error {
 				wantIPs = append(wantIPs, strings.Split(cidr, "/")[0])
 			}
 		}
+		var disks, wantDisks, adapters, wantAdapters, extras, wantExtras []string
+		for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+			switch b := d.(*types.VirtualDisk).Backing.(type) {
+			case *types.VirtualDiskFlatVer2BackingInfo:
+				disks = append(disks, fmt.Sprintf("%s/%s/-", b.DiskMode, b.Sharing))
+			case *types.VirtualDiskRawDiskMappingVer1BackingInfo:
+				disks = append(disks, fmt.Sprintf("%s/%s/%s", b.DiskMode, b.Sharing, b.CompatibilityMode))
+			}
+		}
+		for _, d := range want.Disks {
+			mode := map[string]string{"": "persistent", "independent_persistent": "independent_persistent"}[d.Mode]
+			sharing := map[string]string{"": "sharingNone", "multi_writer": "sharingMultiWriter"}[d.Sharing]
+			rdm := map[string]string{"": "-", "physical": "physicalMode", "virtual": "virtualMode"}[d.RDM]
+			if d.RDM != "" {
+				mode = "independent_persistent"
+			}
+			wantDisks = append(wantDisks, mode+"/"+sharing+"/"+rdm)
+		}
+		for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+			adapters = append(adapters, adapterName(d))
+		}
+		for _, n := range want.NICs {
+			wantAdapters = append(wantAdapters, n.Adapter)
+		}
+		for _, d := range devices {
+			switch d.(type) {
+			case *types.VirtualPCIPassthrough:
+				extras = append(extras, "pci_passthrough")
+			case *types.VirtualUSB:
+				extras = append(extras, "usb")
+			case *types.VirtualTPM:
+				extras = append(extras, "tpm")
+			}
+		}
+		wantExtras = append(wantExtras, want.Devices...)
 		expect("disk sizes", sizes, wantSizes)
+		expect("disk modes/sharing/rdm", disks, wantDisks)
+		expect("NIC adapters", adapters, wantAdapters)
+		expect("problem devices", extras, wantExtras)
+		expect("consolidationNeeded", got.Runtime.ConsolidationNeeded != nil && *got.Runtime.ConsolidationNeeded, want.ConsolidationNeeded)
 		expect("MACs", macs, wantMACs)
 		expect("guest IPs", ips, wantIPs)
 		snapshots := 0
@@ -235,6 +281,25 @@ func (s *smoke) fixtures() error {
 		}
 	}
 	return nil
+}
+
+func adapterName(device types.BaseVirtualDevice) string {
+	switch device.(type) {
+	case *types.VirtualVmxnet3:
+		return "vmxnet3"
+	case *types.VirtualVmxnet2:
+		return "vmxnet2"
+	case *types.VirtualE1000:
+		return "e1000"
+	case *types.VirtualE1000e:
+		return "e1000e"
+	case *types.VirtualPCNet32:
+		return "pcnet32"
+	case *types.VirtualSriovEthernetCard:
+		return "sriov"
+	default:
+		return fmt.Sprintf("%T", device)
+	}
 }
 
 // image is what a test believes one disk holds.
@@ -507,22 +572,51 @@ func sameBytes(got, want []byte) error {
 // changedAreas queries one disk's areas over the whole disk, following startOffset/length as a
 // vSphere client must.
 func (s *smoke) changedAreas(vm *object.VirtualMachine, snapshot types.ManagedObjectReference, key int32, changeID string, size int64) ([]types.DiskChangeExtent, error) {
+	areas, _, err := s.changedAreasOf(vm, &snapshot, key, changeID, size)
+	return areas, err
+}
+
+// changedAreasOf also counts the answers (nil snapshot: the live disk).
+func (s *smoke) changedAreasOf(vm *object.VirtualMachine, snapshot *types.ManagedObjectReference, key int32, changeID string, size int64) ([]types.DiskChangeExtent, int, error) {
 	var areas []types.DiskChangeExtent
-	for offset := int64(0); offset < size; {
+	answers := 0
+	for offset := int64(0); offset < size; answers++ {
 		res, err := methods.QueryChangedDiskAreas(s.ctx, s.client, &types.QueryChangedDiskAreas{
-			This: vm.Reference(), Snapshot: &snapshot, DeviceKey: key, StartOffset: offset, ChangeId: changeID,
+			This: vm.Reference(), Snapshot: snapshot, DeviceKey: key, StartOffset: offset, ChangeId: changeID,
 		})
 		if err != nil {
-			return nil, err
+			return nil, answers, err
 		}
 		info := res.Returnval
 		if info.StartOffset != offset || info.Length <= 0 {
-			return nil, fmt.Errorf("answer for offset %d covers [%d, +%d)", offset, info.StartOffset, info.Length)
+			return nil, answers, fmt.Errorf("answer for offset %d covers [%d, +%d)", offset, info.StartOffset, info.Length)
 		}
 		areas = append(areas, info.ChangedArea...)
 		offset = info.StartOffset + info.Length
 	}
-	return areas, nil
+	return areas, answers, nil
+}
+
+// allocatedLive checks "*" on lab-linux-bios's first disk (200 MiB + 64 KiB, text at three
+// offsets): exactly the three 64 KiB blocks holding text, over more than one answer.
+func (s *smoke) allocatedLive() error {
+	vm, err := s.finder.VirtualMachine(s.ctx, "lab-linux-bios")
+	if err != nil {
+		return err
+	}
+	disk, err := s.firstDisk(vm)
+	if err != nil {
+		return err
+	}
+	areas, answers, err := s.changedAreasOf(vm, nil, disk.Key, "*", disk.CapacityInBytes)
+	if err != nil {
+		return err
+	}
+	want := []types.DiskChangeExtent{{Start: 0, Length: block}, {Start: 1 << 20, Length: block}, {Start: 200 << 20, Length: block}}
+	if fmt.Sprint(areas) != fmt.Sprint(want) || answers < 2 {
+		return fmt.Errorf("%d answers, areas %v, want %v over 2 or more", answers, areas, want)
+	}
+	return nil
 }
 
 // coverExactly: every written byte is in an area, every area is 64 KiB-aligned (or ends the
