@@ -83,6 +83,8 @@ func (s *smoke) run() {
 	s.check("about: vCenter, API 6.5", s.about())
 	s.check("every fixture VM matches tests/fixtures/vms.yaml", s.fixtures())
 	s.check(`"*" on a live 200 MiB disk: exactly its allocated blocks, over several answers`, s.allocatedLive())
+	s.check("ReconfigVM_Task and a snapshot on a VM with an RDM disk", s.rawDiskVM())
+	s.check("a snapshot freezes persistent disks only (independent ones stay live)", s.independentDiskVM())
 	s.pointInTime()
 	s.check("a session ended server-side needs a new login", s.sessionEnd())
 }
@@ -402,6 +404,47 @@ func (s *smoke) pointInTime() {
 	}
 	s.check("revert to snapshot 2 restores the live disk", s.revert(snap2, backing.FileName, at2))
 	s.check("remove all snapshots", s.removeAll(vm))
+}
+
+func (s *smoke) rawDiskVM() error {
+	vm, err := s.finder.VirtualMachine(s.ctx, "bad-rdm")
+	if err != nil {
+		return err
+	}
+	if err := s.reconfigCBT(vm, true); err != nil {
+		return err
+	}
+	snap, err := s.snapshot(vm, "smoke-rdm")
+	if err != nil {
+		return err
+	}
+	if _, err := s.snapshotDisk(snap, 2000); err != nil {
+		return err
+	}
+	return s.removeAll(vm)
+}
+
+func (s *smoke) independentDiskVM() error {
+	vm, err := s.finder.VirtualMachine(s.ctx, "bad-independent-disk")
+	if err != nil {
+		return err
+	}
+	snap, err := s.snapshot(vm, "smoke-independent")
+	if err != nil {
+		return err
+	}
+	if _, err := s.snapshotDisk(snap, 2000); err != nil {
+		return err
+	}
+	var got mo.VirtualMachineSnapshot
+	if err := property.DefaultCollector(s.client).RetrieveOne(s.ctx, snap, []string{"config.hardware.device"}, &got); err != nil {
+		return err
+	}
+	independent := object.VirtualDeviceList(got.Config.Hardware.Device).FindByKey(2001).(*types.VirtualDisk)
+	if name := independent.Backing.(*types.VirtualDiskFlatVer2BackingInfo).FileName; strings.Contains(name, "-snapshot") {
+		return fmt.Errorf("the independent disk was frozen: %s", name)
+	}
+	return s.removeAll(vm)
 }
 
 func (s *smoke) firstDisk(vm *object.VirtualMachine) (*types.VirtualDisk, error) {
