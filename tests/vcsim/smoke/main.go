@@ -403,7 +403,65 @@ func (s *smoke) pointInTime() {
 		s.check("... with the same answer", coverExactly(areas, second, size))
 	}
 	s.check("revert to snapshot 2 restores the live disk", s.revert(snap2, backing.FileName, at2))
+	s.check("rename snapshot 2", s.rename(vm, snap2, "smoke-2-renamed"))
 	s.check("remove all snapshots", s.removeAll(vm))
+	s.check("remove a snapshot with its children", s.removeWithChildren(vm, disk.Key))
+}
+
+func (s *smoke) rename(vm *object.VirtualMachine, snapshot types.ManagedObjectReference, name string) error {
+	if _, err := methods.RenameSnapshot(s.ctx, s.client, &types.RenameSnapshot{This: snapshot, Name: name}); err != nil {
+		return err
+	}
+	var got mo.VirtualMachine
+	if err := vm.Properties(s.ctx, vm.Reference(), []string{"snapshot"}, &got); err != nil {
+		return err
+	}
+	var names []string
+	var walk func([]types.VirtualMachineSnapshotTree)
+	walk = func(tree []types.VirtualMachineSnapshotTree) {
+		for _, node := range tree {
+			names = append(names, node.Name)
+			walk(node.ChildSnapshotList)
+		}
+	}
+	walk(got.Snapshot.RootSnapshotList)
+	if !strings.Contains(strings.Join(names, ","), name) {
+		return fmt.Errorf("snapshot names %v", names)
+	}
+	return nil
+}
+
+func (s *smoke) removeWithChildren(vm *object.VirtualMachine, key int32) error {
+	parent, err := s.snapshot(vm, "smoke-parent")
+	if err != nil {
+		return err
+	}
+	child, err := s.snapshot(vm, "smoke-child")
+	if err != nil {
+		return err
+	}
+	childDisk, err := s.snapshotDisk(child, key)
+	if err != nil {
+		return err
+	}
+	res, err := methods.RemoveSnapshot_Task(s.ctx, s.client, &types.RemoveSnapshot_Task{This: parent, RemoveChildren: true})
+	if err != nil {
+		return err
+	}
+	if err := object.NewTask(s.client, res.Returnval).Wait(s.ctx); err != nil {
+		return err
+	}
+	var got mo.VirtualMachine
+	if err := vm.Properties(s.ctx, vm.Reference(), []string{"snapshot"}, &got); err != nil {
+		return err
+	}
+	if got.Snapshot != nil {
+		return fmt.Errorf("snapshots remain")
+	}
+	if _, err := s.download(childDisk.FileName, 1, 0); err == nil {
+		return fmt.Errorf("the child's frozen disk is still served")
+	}
+	return nil
 }
 
 func (s *smoke) rawDiskVM() error {
