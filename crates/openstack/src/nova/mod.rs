@@ -1,0 +1,5 @@
+//! Compute v2.1 with per-call microversions.
+
+pub mod flavors;
+pub mod servers;
+pub mod volume_attachments;
