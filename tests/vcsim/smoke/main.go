@@ -144,11 +144,14 @@ func (s *smoke) about() error {
 // fixtureFile is the part of the fixture schema this smoke test compares.
 type fixtureFile struct {
 	VMs []struct {
-		Name     string `yaml:"name"`
-		Folder   string `yaml:"folder"`
-		GuestID  string `yaml:"guest_id"`
-		Firmware string `yaml:"firmware"`
-		CPU      struct {
+		Name          string `yaml:"name"`
+		Folder        string `yaml:"folder"`
+		GuestID       string `yaml:"guest_id"`
+		GuestFullName string `yaml:"guest_full_name"`
+		Firmware      string `yaml:"firmware"`
+		SecureBoot    bool   `yaml:"secure_boot"`
+		Datastore     string `yaml:"datastore"`
+		CPU           struct {
 			Sockets        int32 `yaml:"sockets"`
 			CoresPerSocket int32 `yaml:"cores_per_socket"`
 		} `yaml:"cpu"`
@@ -159,10 +162,13 @@ type fixtureFile struct {
 		ConsolidationNeeded bool     `yaml:"consolidation_needed"`
 		Devices             []string `yaml:"devices"`
 		Disks               []struct {
-			SizeBytes int64  `yaml:"size_bytes"`
-			Mode      string `yaml:"mode"`
-			Sharing   string `yaml:"sharing"`
-			RDM       string `yaml:"rdm"`
+			SizeBytes  int64  `yaml:"size_bytes"`
+			Mode       string `yaml:"mode"`
+			Sharing    string `yaml:"sharing"`
+			RDM        string `yaml:"rdm"`
+			Controller string `yaml:"controller"`
+			Datastore  string `yaml:"datastore"`
+			Thin       *bool  `yaml:"thin"`
 		} `yaml:"disks"`
 		NICs []struct {
 			Adapter string   `yaml:"adapter"`
@@ -266,6 +272,35 @@ func (s *smoke) fixtures() error {
 		wantExtras = append(wantExtras, want.Devices...)
 		expect("disk sizes", sizes, wantSizes)
 		expect("disk modes/sharing/rdm", disks, wantDisks)
+		var placement, wantPlacement []string
+		for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+			file := d.GetVirtualDevice().Backing.(types.BaseVirtualDeviceFileBackingInfo).GetVirtualDeviceFileBackingInfo().FileName
+			thin := "-"
+			if flat, ok := d.GetVirtualDevice().Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+				thin = fmt.Sprint(*flat.ThinProvisioned)
+			}
+			controller := devices.FindByKey(d.GetVirtualDevice().ControllerKey)
+			placement = append(placement, fmt.Sprintf("%s %s %s", strings.SplitN(file, "]", 2)[0]+"]", controllerName(controller), thin))
+		}
+		for _, d := range want.Disks {
+			thin := "-"
+			if d.RDM == "" {
+				thin = fmt.Sprint(d.Thin == nil || *d.Thin)
+			}
+			wantPlacement = append(wantPlacement, fmt.Sprintf("[%s] %s %s", d.Datastore, d.Controller, thin))
+		}
+		expect("disk datastore/controller/thin", placement, wantPlacement)
+		home := want.Datastore
+		if home == "" {
+			home = "datastore1"
+		}
+		expect("vmPathName", c.Files.VmPathName, fmt.Sprintf("[%s] %s/%s.vmx", home, want.Name, want.Name))
+		fullName := want.GuestFullName
+		if fullName == "" {
+			fullName = want.GuestID
+		}
+		expect("guestFullName", c.GuestFullName, fullName)
+		expect("efiSecureBootEnabled", c.BootOptions != nil && c.BootOptions.EfiSecureBootEnabled != nil && *c.BootOptions.EfiSecureBootEnabled, want.SecureBoot)
 		expect("NIC adapters", adapters, wantAdapters)
 		expect("problem devices", extras, wantExtras)
 		expect("consolidationNeeded", got.Runtime.ConsolidationNeeded != nil && *got.Runtime.ConsolidationNeeded, want.ConsolidationNeeded)
@@ -283,6 +318,27 @@ func (s *smoke) fixtures() error {
 		}
 	}
 	return nil
+}
+
+func controllerName(device types.BaseVirtualDevice) string {
+	switch device.(type) {
+	case *types.ParaVirtualSCSIController:
+		return "pvscsi"
+	case *types.VirtualLsiLogicController:
+		return "lsilogic"
+	case *types.VirtualLsiLogicSASController:
+		return "lsilogic-sas"
+	case *types.VirtualBusLogicController:
+		return "buslogic"
+	case *types.VirtualNVMEController:
+		return "nvme"
+	case *types.VirtualAHCIController:
+		return "sata"
+	case *types.VirtualIDEController:
+		return "ide"
+	default:
+		return fmt.Sprintf("%T", device)
+	}
 }
 
 func adapterName(device types.BaseVirtualDevice) string {
