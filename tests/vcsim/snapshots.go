@@ -195,7 +195,10 @@ func (vm *trackedVM) RevertToCurrentSnapshotTask(req *types.RevertToCurrentSnaps
 	if vm.Snapshot == nil || vm.Snapshot.CurrentSnapshot == nil {
 		return &methods.RevertToCurrentSnapshot_TaskBody{Fault_: simulator.Fault("no current snapshot", &types.NotFound{})}
 	}
-	snap, _ := simulator.Map.Get(*vm.Snapshot.CurrentSnapshot).(*pitSnapshot)
+	snap, ok := simulator.Map.Get(*vm.Snapshot.CurrentSnapshot).(*pitSnapshot)
+	if !ok {
+		return &methods.RevertToCurrentSnapshot_TaskBody{Fault_: simulator.Fault("no current snapshot", &types.NotFound{})}
+	}
 	task := simulator.CreateTask(vm, "revertToCurrentSnapshot", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		return nil, snap.restore(vm)
 	})
@@ -218,6 +221,10 @@ func (snap *pitSnapshot) RemoveSnapshotTask(req *types.RemoveSnapshot_Task) soap
 			return nil, fault
 		}
 		simulator.Map.WithLock(vm, func() {
+			if vm.Snapshot == nil {
+				fault = &types.NotFound{}
+				return
+			}
 			tree, removed := removeFromTree(vm.Snapshot.RootSnapshotList, snap.Self, req.RemoveChildren)
 			current := vm.Snapshot.CurrentSnapshot
 			for _, ref := range removed {
@@ -240,6 +247,9 @@ func (snap *pitSnapshot) RemoveSnapshotTask(req *types.RemoveSnapshot_Task) soap
 				}
 			}
 		})
+		if fault != nil {
+			return nil, fault
+		}
 		simulator.Map.Remove(snap.Self)
 		return nil, nil
 	})
@@ -252,7 +262,13 @@ func (snap *pitSnapshot) RevertToSnapshotTask(req *types.RevertToSnapshot_Task) 
 		if fault != nil {
 			return nil, fault
 		}
-		simulator.Map.WithLock(vm, func() { fault = snap.restore(vm) })
+		simulator.Map.WithLock(vm, func() {
+			if vm.Snapshot == nil {
+				fault = &types.NotFound{}
+				return
+			}
+			fault = snap.restore(vm)
+		})
 		return nil, fault
 	})
 	return &methods.RevertToSnapshot_TaskBody{Res: &types.RevertToSnapshot_TaskResponse{Returnval: task.Run()}}
@@ -276,6 +292,9 @@ func (snap *pitSnapshot) RenameSnapshot(req *types.RenameSnapshot) soap.HasFault
 		return &methods.RenameSnapshotBody{Fault_: simulator.Fault("", fault)}
 	}
 	simulator.Map.WithLock(vm, func() {
+		if vm.Snapshot == nil {
+			return
+		}
 		tree := renameInTree(vm.Snapshot.RootSnapshotList, snap.Self, req.Name, req.Description)
 		vm.setSnapshotInfo(tree, vm.Snapshot.CurrentSnapshot)
 	})
