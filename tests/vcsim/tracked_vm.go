@@ -54,6 +54,13 @@ func (vm *trackedVM) DestroyTask(ctx *simulator.Context, req *types.Destroy_Task
 	return res
 }
 
+// RefreshStorageInfo delegates to the simulator, which only understands flat disks.
+func (vm *trackedVM) RefreshStorageInfo(ctx *simulator.Context, req *types.RefreshStorageInfo) soap.HasFault {
+	var res soap.HasFault
+	vm.withoutRawDisks(nil, func() { res = vm.VirtualMachine.RefreshStorageInfo(ctx, req) })
+	return res
+}
+
 // withoutRawDisks hides raw device mappings while the simulator's device code runs (it asserts every
 // disk backing is flat), then puts back those the change did not remove.
 func (vm *trackedVM) withoutRawDisks(changes []types.BaseVirtualDeviceConfigSpec, run func()) {

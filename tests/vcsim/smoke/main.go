@@ -83,7 +83,7 @@ func (s *smoke) run() {
 	s.check("about: vCenter, API 6.5", s.about())
 	s.check("every fixture VM matches tests/fixtures/vms.yaml", s.fixtures())
 	s.check(`"*" on a live 200 MiB disk: exactly its allocated blocks, over several answers`, s.allocatedLive())
-	s.check("ReconfigVM_Task and a snapshot on a VM with an RDM disk", s.rawDiskVM())
+	s.check("ReconfigVM_Task, RefreshStorageInfo and a snapshot on a VM with an RDM disk", s.rawDiskVM())
 	s.check("a snapshot freezes persistent disks only (independent ones stay live)", s.independentDiskVM())
 	s.pointInTime()
 	s.check("a session ended server-side needs a new login", s.sessionEnd())
@@ -526,6 +526,9 @@ func (s *smoke) rawDiskVM() error {
 		return err
 	}
 	if err := s.reconfigCBT(vm, true); err != nil {
+		return err
+	}
+	if _, err := methods.RefreshStorageInfo(s.ctx, s.client, &types.RefreshStorageInfo{This: vm.Reference()}); err != nil {
 		return err
 	}
 	snap, err := s.snapshot(vm, "smoke-rdm")
