@@ -16,7 +16,7 @@ description:
   - Changes nothing; runs the same in check mode.
   - Needs no Python on the conversion host.
 author:
-  - os-migrate contributors
+  - os-migrate contributors (@os-migrate)
 options:
   os_migrate_vmw_data_dir:
     description:
@@ -33,8 +33,10 @@ options:
     aliases: [conversion_host_vmware_lib_dir]
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 '''
 

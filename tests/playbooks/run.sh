@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every playbook test against the built collection, installed as users install it.
+# Needs scripts/build.sh --collection first. Prints "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+tarball=$(ls "$repo"/build/os_migrate-vmware_migration_kit-*.tar.gz 2>/dev/null | head -n1)
+[ -n "$tarball" ] || { echo "run.sh: no collection tarball: run scripts/build.sh --collection" >&2; exit 1; }
+
+collections=$(mktemp -d)
+trap 'rm -rf "$collections"' EXIT
+ansible-galaxy collection install --force -p "$collections" "$tarball" >/dev/null || exit 1
+export ANSIBLE_COLLECTIONS_PATH="$collections"
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+
+passed=0 failed=0 failures=()
+check() {
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok: $name"
+  else failed=$((failed + 1)); failures+=("$name"); echo "FAILED: $name"; fi
+}
+
+# ansible-doc renders every module the executable has.
+for module in $("$repo/libexec/vmkit" modules); do
+  check "ansible-doc $module" bash -c \
+    "ansible-doc os_migrate.vmware_migration_kit.$module | grep -q 'OPTIONS'"
+done
+check "ansible-doc -l lists the modules" bash -c \
+  "[ \$(ansible-doc -l os_migrate.vmware_migration_kit | wc -l) -eq $("$repo/libexec/vmkit" modules | wc -l) ]"
+
+for playbook in "$repo"/tests/playbooks/*.yml; do
+  check "$(basename "$playbook")" ansible-playbook -i localhost, \
+    -e ansible_python_interpreter="$(command -v python3)" "$playbook"
+done
+
+[ "$failed" -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "playbooks: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
