@@ -1,0 +1,82 @@
+//! The crate's error type.
+
+use crate::fault::Fault;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The HTTP exchange failed (connection refused, TLS handshake refused, timeout…).
+    #[error("cannot reach vSphere at {url}: {message}")]
+    Transport { url: String, message: String },
+
+    /// An HTTP status that carries no SOAP fault.
+    #[error("vSphere at {url} answered HTTP {status}: {body}")]
+    HttpStatus {
+        url: String,
+        status: u16,
+        body: String,
+    },
+
+    /// A fault raised by vSphere, with its own message.
+    #[error("{0}")]
+    Fault(Box<Fault>),
+
+    /// A task ended in error.
+    #[error("task {task} ({description}) failed: {fault}")]
+    TaskFailed {
+        task: String,
+        description: String,
+        fault: Box<Fault>,
+    },
+
+    /// The response did not have the expected shape.
+    #[error("unexpected vSphere response: {0}")]
+    Decode(String),
+
+    /// Bad TLS settings (unreadable CA file, malformed thumbprint…).
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+
+    /// Bad connection settings or arguments.
+    #[error("{0}")]
+    Config(String),
+
+    /// No virtual machine matched.
+    #[error("virtual machine not found: {0}")]
+    VmNotFound(String),
+
+    /// A name matched several virtual machines.
+    #[error("{count} virtual machines are named {name:?}: {}; use the inventory path, UUID or moref", matches.join(", "))]
+    AmbiguousName {
+        name: String,
+        count: usize,
+        matches: Vec<String>,
+    },
+
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout { what: String, seconds: u64 },
+}
+
+impl Error {
+    pub(crate) fn decode(message: impl Into<String>) -> Self {
+        Self::Decode(message.into())
+    }
+
+    /// The vSphere fault behind this error, if any (also for failed tasks).
+    pub fn fault(&self) -> Option<&Fault> {
+        match self {
+            Self::Fault(fault) | Self::TaskFailed { fault, .. } => Some(fault),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_authenticated(&self) -> bool {
+        self.fault()
+            .is_some_and(|f| matches!(f.kind, crate::fault::FaultKind::NotAuthenticated))
+    }
+}
+
+impl From<Fault> for Error {
+    fn from(fault: Fault) -> Self {
+        Self::Fault(Box::new(fault))
+    }
+}

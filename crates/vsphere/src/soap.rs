@@ -1,0 +1,154 @@
+//! The SOAP transport: envelopes over HTTP POST to `/sdk`, the session cookie
+//! (`vmware_soap_session`) kept by the cookie store, and faults turned into errors.
+//! Knows nothing of particular methods.
+
+use std::time::Duration;
+
+use tracing::debug;
+
+use crate::error::Error;
+use crate::fault::Fault;
+use crate::tls::{self, TlsMode};
+use crate::xml::{self, Element};
+
+/// Most vSphere calls answer in milliseconds; the long ones (QueryChangedDiskAreas on a big disk,
+/// RetrievePropertiesEx over a large inventory) stay well under this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(900);
+/// Limit on how much of a non-SOAP error body ends up in an error message.
+const BODY_EXCERPT: usize = 512;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    url: url::Url,
+    soap_action: String,
+}
+
+impl Transport {
+    pub(crate) fn new(url: url::Url, tls_mode: &TlsMode) -> Result<Self, Error> {
+        let builder = reqwest::Client::builder()
+            .cookie_store(true)
+            .http1_only()
+            .pool_idle_timeout(Duration::from_secs(50))
+            .tcp_keepalive(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(REQUEST_TIMEOUT);
+        let http = tls::configure(builder, tls_mode)?.build().map_err(|e| {
+            Error::Tls(format!(
+                "cannot build the HTTPS client (is a CA bundle installed, or give a CA file or thumbprint): {}",
+                error_chain(&e)
+            ))
+        })?;
+        Ok(Self {
+            http,
+            url,
+            soap_action: soap_action(crate::session::BASE_API_VERSION),
+        })
+    }
+
+    pub(crate) fn set_api_version(&mut self, version: &str) {
+        self.soap_action = soap_action(version);
+    }
+
+    pub(crate) fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// Sends one method body (`<Method xmlns="urn:vim25">…</Method>`) and returns the element
+    /// inside `<Body>` (the `…Response`). A SOAP fault becomes [`Error::Fault`].
+    pub(crate) async fn call(&self, method: &str, body: &str) -> Result<Element, Error> {
+        debug!(method, "vSphere call");
+        let envelope = format!(
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/""#,
+                r#" xmlns:xsd="http://www.w3.org/2001/XMLSchema""#,
+                r#" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">"#,
+                "<soapenv:Body>{}</soapenv:Body></soapenv:Envelope>"
+            ),
+            body
+        );
+        let response = self
+            .http
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .header("SOAPAction", &self.soap_action)
+            .body(envelope)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        match decode_response(&bytes) {
+            Err(Error::Fault(fault)) => Err(Error::Fault(fault)),
+            result if status.is_success() => result,
+            _ => Err(Error::HttpStatus {
+                url: self.url.to_string(),
+                status: status.as_u16(),
+                body: excerpt(&bytes),
+            }),
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> Error {
+        Error::Transport {
+            url: self.url.to_string(),
+            message: error_chain(e),
+        }
+    }
+}
+
+fn soap_action(version: &str) -> String {
+    format!("urn:vim25/{version}")
+}
+
+/// Decodes a response envelope: the `<Body>`'s element, or its `<Fault>` as an error.
+pub fn decode_response(bytes: &[u8]) -> Result<Element, Error> {
+    let mut root = xml::parse(bytes)?;
+    if root.name != "Envelope" {
+        return Err(Error::decode(format!(
+            "expected a SOAP Envelope, got <{}>",
+            root.name
+        )));
+    }
+    let body_index = root
+        .children
+        .iter()
+        .position(|c| c.name == "Body")
+        .ok_or_else(|| Error::decode("SOAP envelope without Body"))?;
+    let mut body = root.children.swap_remove(body_index);
+    let Some(first) = body.children.drain(..).next() else {
+        return Err(Error::decode("empty SOAP Body"));
+    };
+    if first.name == "Fault" {
+        return Err(Error::from(Fault::from_soap_fault(&first)));
+    }
+    Ok(first)
+}
+
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    match text.char_indices().nth(BODY_EXCERPT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// An error and its sources, joined: reqwest's top-level message alone hides the TLS reason.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

@@ -1,0 +1,142 @@
+//! Tasks: the `…_Task` methods return a `Task` whose `info` is watched until it succeeds or fails.
+
+use std::time::Duration;
+
+use tracing::debug;
+
+use crate::error::Error;
+use crate::fault::Fault;
+use crate::moref::MoRef;
+use crate::property_collector;
+use crate::session::Client;
+use crate::xml::Element;
+
+/// Poll intervals: quick at first (most tasks finish in well under a second), then slower.
+const FIRST_POLL: Duration = Duration::from_millis(100);
+const MAX_POLL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskState {
+    Queued,
+    Running,
+    Success,
+    Error,
+    Other(String),
+}
+
+/// The parts of `TaskInfo` a caller needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    pub task: MoRef,
+    /// `descriptionId`, e.g. `VirtualMachine.createSnapshot`.
+    pub description: String,
+    pub state: TaskState,
+    pub progress: Option<i32>,
+    /// `info.result` (e.g. the new snapshot's reference).
+    pub result: Option<Element>,
+    pub error: Option<Fault>,
+}
+
+impl TaskInfo {
+    pub fn decode(task: &MoRef, info: &Element) -> Result<Self, Error> {
+        let state = match info.child_text("state").map(str::trim) {
+            Some("queued") => TaskState::Queued,
+            Some("running") => TaskState::Running,
+            Some("success") => TaskState::Success,
+            Some("error") => TaskState::Error,
+            Some(other) => TaskState::Other(other.to_owned()),
+            None => return Err(Error::decode(format!("{task} info has no state"))),
+        };
+        Ok(Self {
+            task: task.clone(),
+            description: info
+                .child_text("descriptionId")
+                .or_else(|| info.child_text("name"))
+                .unwrap_or_default()
+                .to_owned(),
+            state,
+            progress: info.parse_at("progress")?,
+            result: info.child("result").cloned(),
+            error: info.child("error").map(Fault::from_localized),
+        })
+    }
+}
+
+/// Reads a task's `info` once.
+pub async fn info(client: &Client, task: &MoRef) -> Result<TaskInfo, Error> {
+    let content = property_collector::retrieve_one(client, task, &["info"]).await?;
+    let info = content
+        .get("info")
+        .ok_or_else(|| Error::decode(format!("{task} has no info")))?;
+    TaskInfo::decode(task, info)
+}
+
+/// Waits until the task succeeds (its info returned) or fails ([`Error::TaskFailed`] with
+/// vSphere's fault). `progress` gets each new percentage.
+pub async fn wait(
+    client: &Client,
+    task: &MoRef,
+    mut progress: impl FnMut(i32),
+) -> Result<TaskInfo, Error> {
+    let mut delay = FIRST_POLL;
+    let mut last_progress = None;
+    loop {
+        let info = info(client, task).await?;
+        if let Some(p) = info.progress
+            && last_progress != Some(p)
+        {
+            last_progress = Some(p);
+            progress(p);
+        }
+        match info.state {
+            TaskState::Success => {
+                debug!(task = %task, description = %info.description, "task succeeded");
+                return Ok(info);
+            }
+            TaskState::Error => {
+                let fault = info.error.clone().unwrap_or(Fault {
+                    type_name: "MethodFault".into(),
+                    kind: crate::FaultKind::Other,
+                    message: "task failed without a fault".into(),
+                });
+                return Err(Error::TaskFailed {
+                    task: task.value.clone(),
+                    description: info.description,
+                    fault: Box::new(fault),
+                });
+            }
+            _ => {}
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_POLL);
+    }
+}
+
+/// The task reference a `…_Task` method returns.
+pub(crate) fn returned_task(response: &Element) -> Result<MoRef, Error> {
+    MoRef::from_element(response.required("returnval")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_failed_task() {
+        let response =
+            crate::soap::decode_response(include_bytes!("../tests/fixtures/task_error.xml"))
+                .unwrap();
+        let val = response.at("returnval.objects.propSet.val").unwrap();
+        let info = TaskInfo::decode(&MoRef::new("Task", "task-7"), val).unwrap();
+        assert_eq!(info.state, TaskState::Error);
+        let fault = info.error.unwrap();
+        assert_eq!(fault.type_name, "FileNotFound");
+        assert_eq!(
+            fault.kind,
+            crate::FaultKind::FileFault {
+                file: Some("[ds] vm/vm.vmdk".into())
+            }
+        );
+        assert_eq!(fault.message, "File [ds] vm/vm.vmdk was not found");
+    }
+}
