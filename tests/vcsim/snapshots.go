@@ -7,9 +7,11 @@ package main
 // mappings are not part of a snapshot, as on vSphere: their snapshot backing is the live one.
 
 import (
+	"bytes"
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -141,10 +143,10 @@ func (vm *trackedVM) freezeDisk(disk *types.VirtualDisk, backing *types.VirtualD
 	if err := SparseCopy(frozen.LiveFile, frozen.FlatFile); err != nil {
 		return frozen, err
 	}
-	capacity := diskCapacity(disk)
-	if err := WriteDescriptor(frozenDescriptor, capacity, uint32(id), "lsilogic"); err != nil {
+	if err := copyDescriptor(descriptor, frozenDescriptor); err != nil {
 		return frozen, err
 	}
+	capacity := diskCapacity(disk)
 	if vm.cbtEnabled() {
 		digests, err := digestFile(frozen.FlatFile, capacity)
 		if err != nil {
@@ -153,6 +155,16 @@ func (vm *trackedVM) freezeDisk(disk *types.VirtualDisk, backing *types.VirtualD
 		frozen.ChangeID = vm.track(disk.Key).record(digests)
 	}
 	return frozen, nil
+}
+
+// copyDescriptor writes the descriptor of a frozen copy: the live one, naming the copy's extent.
+func copyDescriptor(live, frozen string) error {
+	text, err := os.ReadFile(live)
+	if err != nil {
+		return err
+	}
+	extent := func(descriptor string) string { return `"` + filepath.Base(flatPath(descriptor)) + `"` }
+	return os.WriteFile(frozen, bytes.Replace(text, []byte(extent(live)), []byte(extent(frozen)), 1), 0o644)
 }
 
 func (vm *trackedVM) deleteFrozen(disks []FrozenDisk) {

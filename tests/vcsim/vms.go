@@ -237,14 +237,12 @@ func (bed *Testbed) writeDisk(disk *DiskSpec, dsPath string) error {
 	return WriteDescriptor(descriptor, disk.SizeBytes, uint32(sm64(uint64(disk.SizeBytes), 0)), adapterType(disk.Controller))
 }
 
+// adapterType is the descriptor's ddb.adapterType: it names only the classic families, and ESXi
+// writes lsilogic for the newer controllers.
 func adapterType(controller string) string {
 	switch controller {
-	case "ide":
-		return "ide"
-	case "buslogic":
-		return "buslogic"
-	case "pvscsi", "lsilogic-sas", "nvme", "sata":
-		return "lsilogic" // the descriptor names only the classic families
+	case "ide", "buslogic":
+		return controller
 	default:
 		return "lsilogic"
 	}
