@@ -105,7 +105,11 @@ func run(opt options) error {
 	simulator.Trace = opt.trace
 	service := bed.Model.Service
 	service.Listen = &url.URL{Host: opt.listen, User: url.UserPassword(opt.user, opt.password)}
-	service.TLS = new(tls.Config)
+	cert, err := serverCertificate(filepath.Join(filepath.Dir(filepath.Clean(opt.datastores)), "server.pem"))
+	if err != nil {
+		return fmt.Errorf("server certificate: %w", err)
+	}
+	service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	server := service.NewServer()
 	// The server has just started and no client knows its port yet: wrapping its handler here lets
 	// hooks see every SOAP call.
