@@ -67,8 +67,8 @@ pub struct CreateOpts {
     pub security_groups: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Set in the create call itself (Neutron's `tag-ports-during-bulk-creation`, Victoria on),
-    /// so no port of ours ever exists untagged.
+    /// Sent in the create call (Neutron's `tag-ports-during-bulk-creation`), else added just
+    /// after it; give a `description` too, which every cloud takes atomically.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
 }
@@ -89,11 +89,20 @@ struct PortEnvelope {
     port: Port,
 }
 
+/// Creates the port; tags the cloud did not take in the create call (no
+/// `tag-ports-during-bulk-creation`, which drops them silently) are added right after.
 pub async fn create(client: &Client, opts: &CreateOpts) -> Result<Port> {
     let envelope: PortEnvelope = client
         .send_json(Request::post(Network, &["ports"], json!({ "port": opts })))
         .await?;
-    Ok(envelope.port)
+    let mut port = envelope.port;
+    for tag in &opts.tags {
+        if !port.tags.contains(tag) {
+            add_tag(client, &port.id, tag).await?;
+            port.tags.push(tag.clone());
+        }
+    }
+    Ok(port)
 }
 
 pub async fn get(client: &Client, id: &str) -> Result<Port> {
