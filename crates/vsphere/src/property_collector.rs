@@ -196,6 +196,25 @@ impl RetrievePage {
     }
 }
 
+/// Some servers (vcsim) answer a retrieve without a session with `NotAuthenticated` per
+/// property instead of a fault; that is a lost session too.
+fn session_lost(response: &Element) -> Result<(), Error> {
+    let lost = response
+        .children("returnval")
+        .flat_map(|r| r.children("objects"))
+        .flat_map(|o| o.children("missingSet"))
+        .filter_map(|m| m.at("fault.fault"))
+        .any(|f| f.type_name() == "NotAuthenticated");
+    if lost {
+        return Err(Error::from(Fault {
+            type_name: "NotAuthenticated".into(),
+            kind: crate::FaultKind::NotAuthenticated,
+            message: "the session is not authenticated".into(),
+        }));
+    }
+    Ok(())
+}
+
 /// `RetrievePropertiesEx`: the first page.
 pub async fn retrieve_properties_ex(
     client: &Client,
@@ -209,7 +228,7 @@ pub async fn retrieve_properties_ex(
         .close("options");
     let this = &client.service_content().property_collector;
     let response = client
-        .invoke("RetrievePropertiesEx", this, &w.finish())
+        .invoke_checked("RetrievePropertiesEx", this, &w.finish(), session_lost)
         .await?;
     RetrievePage::decode(&response)
 }
@@ -223,7 +242,12 @@ pub async fn continue_retrieve_properties_ex(
     w.text("token", token);
     let this = &client.service_content().property_collector;
     let response = client
-        .invoke("ContinueRetrievePropertiesEx", this, &w.finish())
+        .invoke_checked(
+            "ContinueRetrievePropertiesEx",
+            this,
+            &w.finish(),
+            session_lost,
+        )
         .await?;
     RetrievePage::decode(&response)
 }

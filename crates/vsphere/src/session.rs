@@ -207,20 +207,34 @@ impl Client {
         Ok(response.required_text("returnval")?.to_owned())
     }
 
-    /// Calls a method; on `NotAuthenticated` logs in again once and repeats the call.
-    pub(crate) async fn invoke(
+    /// Calls any SOAP method: `args` is the XML of its parameters after `_this` (build it with
+    /// [`crate::xml::Writer`]); returns the `…Response` element. On `NotAuthenticated` logs in
+    /// again once and repeats the call. The typed functions of this crate are built on it.
+    pub async fn invoke(&self, method: &str, this: &MoRef, args: &str) -> Result<Element, Error> {
+        self.invoke_checked(method, this, args, |_| Ok(())).await
+    }
+
+    /// Like [`Client::invoke`], with `check` run on each answer: a `NotAuthenticated` it returns
+    /// (some servers report a lost session inside the answer) also leads to a re-login.
+    pub(crate) async fn invoke_checked(
         &self,
         method: &str,
         this: &MoRef,
         args: &str,
+        check: impl Fn(&Element) -> Result<(), Error>,
     ) -> Result<Element, Error> {
         let body = method_body(method, this, args);
+        let call = || async {
+            let response = self.inner.transport.call(method, &body).await?;
+            check(&response)?;
+            Ok::<Element, Error>(response)
+        };
         let generation = self.inner.generation.load(Ordering::Acquire);
-        match self.inner.transport.call(method, &body).await {
+        match call().await {
             Err(e) if e.is_not_authenticated() => {
                 warn!(method, "vSphere session ended; logging in again");
                 self.relogin(generation).await?;
-                self.inner.transport.call(method, &body).await
+                call().await
             }
             other => other,
         }
