@@ -1,6 +1,7 @@
 //! The conversion host: the machine that reads VMware disks and writes Cinder volumes.
 //! Knows nothing of Ansible, vSphere or OpenStack.
 
+pub mod device;
 pub mod facts;
 mod nbdkit_config;
 mod tools;
