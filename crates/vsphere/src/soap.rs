@@ -94,10 +94,35 @@ impl Transport {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> Error {
+        let mut message = error_chain(e);
+        if let Some(hint) = tls_hint(&message) {
+            message.push_str(" (");
+            message.push_str(hint);
+            message.push(')');
+        }
         Error::Transport {
             url: self.url.to_string(),
-            message: error_chain(e),
+            message,
         }
+    }
+}
+
+/// What to do about the certificate refusals users meet most with vCenter and ESXi.
+fn tls_hint(message: &str) -> Option<&'static str> {
+    if message.contains("CaUsedAsEndEntity") {
+        Some(
+            "the server's certificate is its own CA, which cannot be trusted as a CA file: pin its thumbprint instead",
+        )
+    } else if message.contains("UnknownIssuer") {
+        Some(
+            "the certificate is not signed by a trusted CA: give the CA file, pin the certificate's thumbprint, or disable verification",
+        )
+    } else if message.contains("NotValidForName") {
+        Some(
+            "the certificate does not name this server: connect by the name it holds, or pin its thumbprint",
+        )
+    } else {
+        None
     }
 }
 

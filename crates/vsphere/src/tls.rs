@@ -112,9 +112,11 @@ impl FromStr for Thumbprint {
     }
 }
 
-/// Both thumbprints of a server's leaf certificate.
+/// A server's leaf certificate and both its thumbprints.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerThumbprints {
+pub struct ServerCertificate {
+    /// The certificate, DER-encoded.
+    pub der: Vec<u8>,
     pub sha1: Thumbprint,
     pub sha256: Thumbprint,
 }
@@ -262,9 +264,10 @@ impl ServerCertVerifier for PinVerifier {
     }
 }
 
-/// Reads the SHA-1 and SHA-256 thumbprints of the certificate a TLS server presents at
-/// `host:port` (what nbdkit's vddk plugin wants as `thumbprint=`). Trusts nothing: it only reads.
-pub async fn read_server_thumbprints(host: &str, port: u16) -> Result<ServerThumbprints, Error> {
+/// Reads the certificate a TLS server presents at `host:port`, with its SHA-1 and SHA-256
+/// thumbprints (nbdkit's vddk plugin wants the SHA-1 one as `thumbprint=`). Trusts nothing: it
+/// only reads.
+pub async fn read_server_certificate(host: &str, port: u16) -> Result<ServerCertificate, Error> {
     let slot = Arc::new(Mutex::new(None));
     let config = client_config(Arc::new(PinVerifier {
         pin: PinCheck::Record(slot.clone()),
@@ -286,9 +289,10 @@ pub async fn read_server_thumbprints(host: &str, port: u16) -> Result<ServerThum
     let outcome = client.get(&url).send().await;
     let der = slot.lock().ok().and_then(|mut s| s.take());
     match (der, outcome) {
-        (Some(der), _) => Ok(ServerThumbprints {
+        (Some(der), _) => Ok(ServerCertificate {
             sha1: Thumbprint::sha1_of(&der),
             sha256: Thumbprint::sha256_of(&der),
+            der,
         }),
         (None, Err(e)) => Err(Error::Transport {
             url,

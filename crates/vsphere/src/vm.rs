@@ -264,7 +264,7 @@ impl VirtualMachine {
     /// Builds the model from the VM's properties and the inventory read with it.
     pub fn from_content(content: &ObjectContent, inventory: &Inventory) -> Result<Self, Error> {
         let text = |path: &str| content.text(path).map(|t| t.trim().to_owned());
-        let parse_i64 = |path: &str| -> Result<Option<i64>, Error> {
+        let number = |path: &str| -> Result<Option<i64>, Error> {
             content
                 .text(path)
                 .map(|t| {
@@ -274,13 +274,17 @@ impl VirtualMachine {
                 })
                 .transpose()
         };
+        let small = |path: &str| -> Result<i32, Error> {
+            Ok(number(path)?
+                .and_then(|n| i32::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(0))
+        };
         let flag = |path: &str| content.text(path).map(str::trim) == Some("true");
         let name =
             text("name").ok_or_else(|| Error::decode(format!("{} has no name", content.obj)))?;
-        let count = parse_i64("config.hardware.numCPU")?.unwrap_or(0) as i32;
-        let cores_per_socket = parse_i64("config.hardware.numCoresPerSocket")?
-            .filter(|c| *c > 0)
-            .unwrap_or(1) as i32;
+        let count = small("config.hardware.numCPU")?;
+        let cores_per_socket = small("config.hardware.numCoresPerSocket")?.max(1);
         let cpu = Cpu {
             count,
             cores_per_socket,
@@ -323,7 +327,7 @@ impl VirtualMachine {
             },
             secure_boot: flag("config.bootOptions.efiSecureBootEnabled"),
             cpu,
-            memory_mb: parse_i64("config.hardware.memoryMB")?.unwrap_or(0),
+            memory_mb: number("config.hardware.memoryMB")?.unwrap_or(0),
             power_state: PowerState::from_wire(
                 content
                     .text("runtime.powerState")

@@ -10,6 +10,10 @@ use vsphere::{Client, ConnectOptions, Password, Thumbprint, TlsMode};
 
 const HOW_TO_START: &str = "the vSphere test bed is not running: run `scripts/testbed up vsphere; eval \"$(scripts/testbed env)\"`";
 
+/// Held by tests that change lab-scratch (snapshots) and by those that compare it to the fixture.
+pub static SCRATCH_VM: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
 pub fn env(name: &str) -> String {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => value,
