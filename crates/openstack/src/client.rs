@@ -21,7 +21,7 @@ use crate::service::ServiceType;
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Attempts per call for retryable answers (429, 503; 502 and 504 for idempotent methods)
-    /// and for connections that could not be opened.
+    /// and transport failures (any for idempotent methods, refused connections for all).
     pub attempts: u32,
     pub first_backoff: Duration,
     pub max_backoff: Duration,
@@ -437,9 +437,9 @@ impl Client {
         Ok(token)
     }
 
-    /// Sends with backoff: retries connections that could not be opened, 429 and 503 always,
-    /// and 502/504 only when the method is idempotent (a POST behind a timed-out proxy may
-    /// have created something already).
+    /// Sends with backoff: retries connections that could not be opened, 429 and 503 always;
+    /// other transport failures and 502/504 only when the method is idempotent (a POST whose
+    /// answer was lost, or behind a timed-out proxy, may have created something already).
     async fn execute(
         &self,
         service: ServiceType,
@@ -455,7 +455,7 @@ impl Client {
             let outcome = build().send().await;
             let last = attempt >= attempts;
             let delay = match outcome {
-                Err(e) if !last && (e.is_connect() || (idempotent && e.is_timeout())) => {
+                Err(e) if !last && (e.is_connect() || idempotent) => {
                     tracing::warn!(service = service.display_name(), method = %method, url = %url, attempt, "no connection ({e}); retrying");
                     backoff(options, attempt)
                 }
@@ -619,6 +619,36 @@ mod tests {
             Some(("abc".to_owned(), Some("2".to_owned())))
         );
         assert_eq!(next_page(&json!({"volumes": []}), "volumes_links"), None);
+    }
+
+    #[test]
+    fn unreadable_cacert_says_which_file() {
+        let config = crate::config::CloudConfig::from_value(
+            "t",
+            &json!({"auth": {"auth_url": "https://127.0.0.1:5000", "token": "t", "project_id": "p"},
+                "cacert": "/nonexistent/ca.pem"}),
+        )
+        .expect("config");
+        let err = build_http_client(&config, &ClientOptions::default()).expect_err("no file");
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn retry_after_is_read_and_capped() {
+        let options = ClientOptions::default();
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().expect("value"));
+        assert_eq!(
+            retry_after(&headers, &options),
+            Some(Duration::from_secs(7))
+        );
+        headers.insert(reqwest::header::RETRY_AFTER, "3600".parse().expect("value"));
+        assert_eq!(retry_after(&headers, &options), Some(options.max_backoff));
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().expect("value"),
+        );
+        assert_eq!(retry_after(&headers, &options), None);
     }
 
     #[test]

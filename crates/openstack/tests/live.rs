@@ -82,8 +82,8 @@ async fn revoked_token_mid_run_leads_to_exactly_one_reauthentication() {
         .expect("first call");
     assert_eq!(client.authentication_count(), 1);
 
-    // Cinder has cached the token as valid; Neutron has not seen it yet, so it asks Keystone
-    // and must answer 401 once the token is revoked.
+    // Services cache tokens they have validated, so each revocation is followed by a call to a
+    // service that has not seen the revoked token: it asks Keystone and answers 401.
     client.revoke_token().await.expect("revoke own token");
     networks::get(&client, &bed.network_id)
         .await
@@ -93,14 +93,104 @@ async fn revoked_token_mid_run_leads_to_exactly_one_reauthentication() {
         2,
         "exactly one re-authentication"
     );
-
     volumes::list(&client, &volumes::ListOpts::default())
         .await
         .expect("later calls use the new token");
-    flavors::list(&client, &flavors::ListOpts::default())
-        .await
-        .expect("nova with the new token");
     assert_eq!(client.authentication_count(), 2);
+
+    // Several calls refused at once with the same revoked token share one re-authentication.
+    client.revoke_token().await.expect("revoke again");
+    let flavor_name = bed.flavors[0].clone();
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            let flavor_name = flavor_name.clone();
+            tokio::spawn(async move { flavors::find(&client, &flavor_name).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("task").expect("flavor after revocation");
+    }
+    assert_eq!(
+        client.authentication_count(),
+        3,
+        "one re-authentication for all four 401s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn original_dict_shape_and_os_environment_reach_the_real_keystone() {
+    let bed = testbed();
+    let named = support::config(&bed.cloud);
+    let openstack::config::Credentials::Password {
+        user: openstack::config::UserRef::Name { name: username, .. },
+        password,
+    } = &named.credentials
+    else {
+        panic!(
+            "the test bed's {} cloud should use a user name and password",
+            bed.cloud
+        );
+    };
+    let dict = serde_json::json!({
+        "auth": {
+            "auth_url": named.auth_url,
+            "username": username,
+            "password": password.expose(),
+            "project_id": bed.project_id,
+            "project_name": "",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default"
+        },
+        "region_name": named.region_name,
+        "interface": "public",
+        "identity_api_version": "3",
+        "openstack_insecure": false
+    });
+    let arg = openstack::CloudArg::from_value(&dict)
+        .expect("dict")
+        .expect("given");
+    let client = openstack::connect(Some(&arg))
+        .await
+        .expect("inline dict connects");
+    assert_eq!(client.project_id().await.expect("project"), bed.project_id);
+
+    let env = [
+        ("OS_AUTH_URL", named.auth_url.clone()),
+        ("OS_USERNAME", username.clone()),
+        ("OS_PASSWORD", password.expose().to_owned()),
+        ("OS_PROJECT_ID", bed.project_id.clone()),
+        ("OS_USER_DOMAIN_NAME", "Default".to_owned()),
+        (
+            "OS_REGION_NAME",
+            named.region_name.clone().unwrap_or_default(),
+        ),
+    ];
+    let loader = openstack::ConfigLoader::new(
+        env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        std::env::temp_dir(),
+        None,
+        std::env::temp_dir(),
+    );
+    let config = loader.load(None).expect("environment cloud");
+    let client = Client::connect(config).await.expect("environment connects");
+    volumes::list(&client, &volumes::ListOpts::default())
+        .await
+        .expect("list");
+
+    let mut elsewhere = support::config(&bed.cloud);
+    elsewhere.region_name = Some("RegionNowhere".into());
+    let client = Client::connect(elsewhere)
+        .await
+        .expect("auth does not need the region");
+    let err = volumes::list(&client, &volumes::ListOpts::default())
+        .await
+        .expect_err("no endpoint");
+    let text = err.to_string();
+    assert!(
+        text.contains("RegionNowhere") && text.contains("RegionOne/public"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,6 +455,10 @@ async fn ports_keep_mac_and_fixed_ipv4_and_ipv6_and_are_found_by_tag() {
         .expect("list by mac");
         assert_eq!(by_mac.len(), 1);
 
+        assert_eq!(
+            ports::find(&client, &name).await.expect("find by name").id,
+            port.id
+        );
         ports::add_tag(&client, &port.id, "second-tag")
             .await
             .expect("add tag");

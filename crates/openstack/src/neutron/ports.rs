@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cinder::volumes::null_as_default;
 use crate::client::{Client, Request};
 use crate::error::Result;
-use crate::neutron::get_one;
+use crate::neutron::{get_one, pick_one};
 use crate::service::ServiceType::Network;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -127,6 +127,20 @@ pub async fn list(client: &Client, opts: &ListOpts) -> Result<Vec<Port>> {
         request = request.query("tags", opts.tags.join(","));
     }
     client.list_all(request, "ports").await
+}
+
+/// The port with this id, else the only one with this name.
+pub async fn find(client: &Client, name_or_id: &str) -> Result<Port> {
+    match get(client, name_or_id).await {
+        Ok(port) => return Ok(port),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    let opts = ListOpts {
+        name: Some(name_or_id.to_owned()),
+        ..ListOpts::default()
+    };
+    pick_one("port", name_or_id, list(client, &opts).await?)
 }
 
 /// Adds one tag to a port (for ports made before they were tagged at creation).
