@@ -1,6 +1,7 @@
 //! `vmkit`: the operator command line. Each subcommand lives in its own file with its clap
 //! `Args` and a `run` returning `anyhow::Result<ExitCode>`.
 
+mod copy;
 mod host_info;
 mod modules;
 
@@ -28,6 +29,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Copy a disk from an NBD export to a file, block device or NBD export.
+    Copy(copy::Args),
     /// What this conversion host has: nbdkit, VDDK, virt-v2v, CPUs, memory, free space.
     HostInfo(host_info::Args),
     /// List the Ansible modules this executable implements.
@@ -47,6 +50,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
     };
     init_logging(cli.verbose);
     let result = match cli.command {
+        Command::Copy(args) => copy::run(args),
         Command::HostInfo(args) => host_info::run(args),
         Command::Modules => modules::list(),
         Command::Module(args) => modules::run(args),
