@@ -8,7 +8,7 @@ use crate::task;
 use crate::xml::{Element, Writer};
 
 /// A byte range of a disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DiskExtent {
     pub start: i64,
     pub length: i64,
@@ -16,7 +16,7 @@ pub struct DiskExtent {
 
 /// `DiskChangeInfo`: the window `[start_offset, start_offset + length)` the answer covers and
 /// the changed areas inside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DiskChangeInfo {
     pub start_offset: i64,
     pub length: i64,

@@ -6,7 +6,7 @@ use url::Url;
 use crate::error::Error;
 
 /// A parsed datastore path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DatastorePath {
     pub datastore: String,
     /// The path inside the datastore, without a leading `/`.

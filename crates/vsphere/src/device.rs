@@ -6,7 +6,8 @@ use crate::moref::MoRef;
 use crate::xml::Element;
 
 /// A virtual device of a VM.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Device {
     Disk(Disk),
     Nic(Nic),
@@ -36,13 +37,13 @@ impl Device {
 }
 
 /// What every device has.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceHeader {
     pub key: i32,
     pub label: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OtherDevice {
     pub key: i32,
     pub type_name: String,
@@ -97,7 +98,8 @@ impl DiskMode {
 }
 
 /// What stores a disk's bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DiskBacking {
     /// `VirtualDiskFlatVer2BackingInfo`: a VMDK on a datastore.
     Flat {
@@ -121,7 +123,7 @@ pub enum DiskBacking {
 }
 
 /// A virtual disk (`VirtualDisk`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Disk {
     pub key: i32,
     pub label: String,
@@ -162,14 +164,14 @@ impl Disk {
 }
 
 /// A datastore by reference and, when the inventory told it, by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DatastoreRef {
     pub moref: Option<MoRef>,
     pub name: Option<String>,
 }
 
 /// The disk's controller as the disk sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ControllerRef {
     pub key: i32,
     pub kind: ControllerKind,
@@ -238,7 +240,7 @@ impl ControllerKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Controller {
     pub key: i32,
     pub label: String,
@@ -296,7 +298,8 @@ impl NicAdapter {
 }
 
 /// What a NIC is plugged into.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NicNetwork {
     /// A standard portgroup: `deviceName` is its name.
     Standard {
@@ -319,7 +322,7 @@ pub enum NicNetwork {
 }
 
 /// A virtual network adapter (`VirtualEthernetCard` and subtypes).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Nic {
     pub key: i32,
     pub label: String,
@@ -336,7 +339,7 @@ pub struct Nic {
 }
 
 /// A PCI device passed through to the VM.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PciPassthrough {
     pub key: i32,
     pub label: String,
@@ -348,7 +351,7 @@ pub struct PciPassthrough {
     pub device_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UsbDevice {
     pub key: i32,
     pub label: String,
@@ -624,6 +627,27 @@ pub fn decode_devices(array: &Element) -> Result<Vec<Device>, Error> {
         }
     }
     Ok(devices)
+}
+
+/// Serialized as the name vSphere or this crate uses for it (`persistent`…).
+impl serde::Serialize for DiskMode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_wire())
+    }
+}
+
+/// Serialized as the name vSphere or this crate uses for it (`pvscsi`…).
+impl serde::Serialize for ControllerKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// Serialized as the name vSphere or this crate uses for it (`vmxnet3`…).
+impl serde::Serialize for NicAdapter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 #[cfg(test)]

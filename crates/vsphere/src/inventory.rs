@@ -8,7 +8,7 @@ use crate::moref::MoRef;
 use crate::property_collector::{ObjectContent, PropertySpec, TraversalSpec};
 
 /// A managed entity known by name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct NamedRef {
     pub moref: MoRef,
     pub name: String,

@@ -6,9 +6,10 @@ use crate::error::Error;
 use crate::xml::Element;
 
 /// A managed object reference, e.g. `VirtualMachine:vm-42`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct MoRef {
     /// The managed object type (`VirtualMachine`, `Folder`, …).
+    #[serde(rename = "type")]
     pub kind: String,
     /// The server's identifier (`vm-42`).
     pub value: String,

@@ -31,7 +31,7 @@ pub struct ConnectOptions {
 }
 
 /// `AboutInfo`: what the server is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct About {
     pub name: String,
     pub full_name: String,

@@ -11,7 +11,7 @@ use crate::vm::PowerState;
 use crate::xml::{Element, Writer};
 
 /// One node of a VM's snapshot tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotTree {
     pub snapshot: MoRef,
     pub name: String,

@@ -90,7 +90,7 @@ impl Firmware {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Cpu {
     /// `numCPU`: virtual CPUs in all.
     pub count: i32,
@@ -99,7 +99,7 @@ pub struct Cpu {
 }
 
 /// VMware Tools as the guest reports them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Tools {
     /// `toolsOk`, `toolsOld`, `toolsNotRunning`, `toolsNotInstalled`.
     pub status: Option<String>,
@@ -108,7 +108,7 @@ pub struct Tools {
 }
 
 /// One guest IP address, with its prefix when the tools report `ipConfig`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GuestIp {
     pub address: String,
     pub prefix_length: Option<u8>,
@@ -123,7 +123,7 @@ impl GuestIp {
 }
 
 /// A guest NIC as VMware Tools see it (`guest.net`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GuestNic {
     pub mac_address: Option<String>,
     /// The portgroup name.
@@ -135,7 +135,7 @@ pub struct GuestNic {
 }
 
 /// Where a VM sits in the inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Location {
     pub datacenter: Option<NamedRef>,
     /// The datacenter's path below the root folder (`DC0`, or `Folder/DC0`), as `dcPath=` wants.
@@ -151,7 +151,7 @@ pub struct Location {
 }
 
 /// A virtual machine as read from vSphere.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VirtualMachine {
     pub moref: MoRef,
     pub name: String,
@@ -494,6 +494,35 @@ pub async fn list(client: &Client) -> Result<Vec<VirtualMachine>, Error> {
     models(&property_collector::retrieve(client, &spec).await?)
 }
 
+/// Reads the chosen VMs and their surroundings with the whole model in one
+/// `RetrievePropertiesEx` (plus continuation pages), in the order asked.
+pub async fn get_many(client: &Client, vms: &[MoRef]) -> Result<Vec<VirtualMachine>, Error> {
+    if vms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let spec = FilterSpec {
+        props: vm_property_specs(),
+        objects: vms
+            .iter()
+            .map(|vm| ObjectSpec {
+                obj: vm.clone(),
+                skip: false,
+                select: inventory::upward_traversals(),
+            })
+            .collect(),
+    };
+    let mut found = models(&property_collector::retrieve(client, &spec).await?)?;
+    vms.iter()
+        .map(|vm| {
+            found
+                .iter()
+                .position(|m| m.moref == *vm)
+                .map(|i| found.swap_remove(i))
+                .ok_or_else(|| Error::VmNotFound(vm.to_string()))
+        })
+        .collect()
+}
+
 /// Reads the chosen properties of every VM in one `RetrievePropertiesEx`, plus the inventory
 /// (names and parents) that locates them.
 pub async fn list_properties(
@@ -525,5 +554,45 @@ pub(crate) fn not_found_as_vm(error: Error, vm: &MoRef) -> Error {
     match error.fault().map(|f| &f.kind) {
         Some(crate::FaultKind::ManagedObjectNotFound { .. }) => Error::VmNotFound(vm.to_string()),
         _ => error,
+    }
+}
+
+/// Serialized as the name vSphere or this crate uses for it (`poweredOn`…).
+impl serde::Serialize for PowerState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_wire())
+    }
+}
+
+/// Serialized as the name vSphere or this crate uses for it (`efi`…).
+impl serde::Serialize for Firmware {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_wire())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_for_exports() {
+        let json = serde_json::to_value(Cpu {
+            count: 4,
+            cores_per_socket: 2,
+            sockets: 2,
+        })
+        .unwrap();
+        assert_eq!(json["sockets"], 2);
+        assert_eq!(
+            serde_json::to_value(PowerState::PoweredOn).unwrap(),
+            "poweredOn"
+        );
+        assert_eq!(serde_json::to_value(Firmware::Efi).unwrap(), "efi");
+        let moref = serde_json::to_value(MoRef::virtual_machine("vm-1")).unwrap();
+        assert_eq!(
+            moref,
+            serde_json::json!({"type": "VirtualMachine", "value": "vm-1"})
+        );
     }
 }

@@ -319,6 +319,13 @@ async fn every_fixture_vm_reads_as_declared_in_one_round_trip() {
         // The one-VM read (upward traversal) builds the same model as the inventory walk.
         let single = vm::get(&client, &listed.moref).await.expect(&fixture.name);
         assert_eq!(&single, *listed, "{}: get and list differ", fixture.name);
+        let json = serde_json::to_value(&single).unwrap();
+        let disks = json["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"] == "disk");
+        assert_eq!(disks.count(), fixture.disks.len(), "{} JSON", fixture.name);
     }
 }
 
