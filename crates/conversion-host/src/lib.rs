@@ -3,6 +3,7 @@
 
 pub mod device;
 pub mod facts;
+pub mod nbdkit;
 mod nbdkit_config;
 mod tools;
 

@@ -1,0 +1,453 @@
+//! nbdkit, started for one disk and always stopped.
+//!
+//! The original put the vCenter password on nbdkit's command line (visible in `ps` and in its
+//! log), waited for readiness by sleeping, and panicked when nbdkit failed to start. Here:
+//! - secrets reach nbdkit as `key=+FILE`: a 0600 file in a private 0700 directory, deleted as
+//!   soon as nbdkit has read it (it reads such parameters at start-up, before it listens) and on
+//!   every exit path;
+//! - nbdkit listens on a Unix socket in that private directory, and is ready when a connection
+//!   succeeds; if it exits first, the error carries the end of its log;
+//! - `--exit-with-parent` ends it if we die; dropping the server stops it (TERM, then KILL).
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A value that must not be shown: printed as `********`.
+#[derive(Clone)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("********")
+    }
+}
+
+/// Where the disk's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// VMware's VDDK through nbdkit's vddk plugin: the production path, the only one that reads
+    /// a snapshot of a running VM.
+    Vddk(VddkSource),
+    /// The disk file over the datastore's HTTPS `/folder` URL (VM powered off).
+    Https(HttpsSource),
+    /// The disk file on a datastore mounted on the conversion host (VM powered off).
+    File { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct VddkSource {
+    pub server: String,
+    pub user: String,
+    pub password: SecretValue,
+    /// SHA-1 thumbprint of the server's certificate, `AA:BB:…`.
+    pub thumbprint: String,
+    pub libdir: PathBuf,
+    /// `vm-123`.
+    pub vm_moref: String,
+    /// `snapshot-45`: read the disk as of this snapshot.
+    pub snapshot_moref: Option<String>,
+    /// `file:nbdssl:nbd` by default in VDDK.
+    pub transports: Option<String>,
+    /// `none`, `zlib`, `fastlz`, `skipz`.
+    pub compression: Option<String>,
+    /// `[datastore1] vm/vm.vmdk`.
+    pub file: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpsSource {
+    pub url: String,
+    /// The vSphere session cookie (`vmware_soap_session=…`).
+    pub cookie: Option<SecretValue>,
+    pub verify_tls: bool,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How to start nbdkit.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub nbdkit: PathBuf,
+    /// nbdkit's own log (stderr), kept for the operator; else a file in the private directory.
+    pub log_file: Option<PathBuf>,
+    pub ready_timeout: Duration,
+    /// nbdkit `-v`: plugin and filter debug messages in the log.
+    pub verbose: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            nbdkit: PathBuf::from("nbdkit"),
+            log_file: None,
+            ready_timeout: Duration::from_secs(60),
+            verbose: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NbdkitError {
+    #[error(
+        "cannot start {nbdkit}: {source} (is nbdkit installed? the conversion_host role installs it)"
+    )]
+    Spawn {
+        nbdkit: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "nbdkit exited ({status}) before serving the disk; the end of its log ({log}):\n{tail}"
+    )]
+    Exited {
+        status: std::process::ExitStatus,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("nbdkit did not accept connections within {0:?}; see its log {1}")]
+    NotReady(Duration, PathBuf),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A running nbdkit serving one disk read-only on a private Unix socket.
+#[derive(Debug)]
+pub struct NbdkitServer {
+    child: Child,
+    socket: PathBuf,
+    log: PathBuf,
+    secret_files: Vec<PathBuf>,
+    // Holds the socket, secret files and default log; removed on drop.
+    _private_dir: tempfile::TempDir,
+}
+
+impl NbdkitServer {
+    pub fn start(source: &Source, options: &ServerOptions) -> Result<Self, NbdkitError> {
+        let private_dir = tempfile::Builder::new()
+            .prefix("vmkit-nbdkit-")
+            .tempdir()
+            .map_err(|source| NbdkitError::Io {
+                what: "cannot create a private directory in",
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let socket = private_dir.path().join("nbd.sock");
+        let log = options
+            .log_file
+            .clone()
+            .unwrap_or_else(|| private_dir.path().join("nbdkit.log"));
+        let mut secret_files = Vec::new();
+        let mut write_secret = |name: &str, value: &SecretValue| -> Result<PathBuf, NbdkitError> {
+            let path = private_dir.path().join(name);
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|source| NbdkitError::Io {
+                    what: "cannot create",
+                    path: path.clone(),
+                    source,
+                })?;
+            file.write_all(value.0.as_bytes())
+                .map_err(|source| NbdkitError::Io {
+                    what: "cannot write",
+                    path: path.clone(),
+                    source,
+                })?;
+            secret_files.push(path.clone());
+            Ok(path)
+        };
+        let secret_paths = SecretPaths {
+            password: match source {
+                Source::Vddk(v) => Some(write_secret("password", &v.password)?),
+                _ => None,
+            },
+            cookie: match source {
+                Source::Https(HttpsSource {
+                    cookie: Some(cookie),
+                    ..
+                }) => Some(write_secret("cookie", cookie)?),
+                _ => None,
+            },
+        };
+        let args = command_line(source, &socket, &secret_paths, options.verbose);
+        let log_out = File::create(&log).map_err(|source| NbdkitError::Io {
+            what: "cannot create the nbdkit log",
+            path: log.clone(),
+            source,
+        })?;
+        tracing::info!(nbdkit = %options.nbdkit.display(), args = ?args, log = %log.display(), "starting nbdkit");
+        let child = Command::new(&options.nbdkit)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_out)
+            .spawn()
+            .map_err(|source| NbdkitError::Spawn {
+                nbdkit: options.nbdkit.clone(),
+                source,
+            })?;
+        let mut server = NbdkitServer {
+            child,
+            socket,
+            log,
+            secret_files,
+            _private_dir: private_dir,
+        };
+        server.wait_ready(options.ready_timeout)?;
+        // nbdkit read its `+FILE` parameters before listening: the secrets need not stay on disk.
+        server.remove_secret_files();
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), NbdkitError> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.remove_secret_files();
+                return Err(NbdkitError::Exited {
+                    status,
+                    tail: log_tail(&self.log, 4096),
+                    log: self.log.clone(),
+                });
+            }
+            if UnixStream::connect(&self.socket).is_ok() {
+                tracing::debug!(socket = %self.socket.display(), waited = ?start.elapsed(), "nbdkit is ready");
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(NbdkitError::NotReady(timeout, self.log.clone()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn remove_secret_files(&mut self) {
+        for path in self.secret_files.drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// `nbd+unix:///?socket=…`, for the NBD client.
+    pub fn uri(&self) -> String {
+        format!("nbd+unix:///?socket={}", self.socket.display())
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+}
+
+impl Drop for NbdkitServer {
+    fn drop(&mut self) {
+        self.remove_secret_files();
+        let pid = self.child.id() as libc::pid_t;
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: signalling our own child, which we have not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Paths of the files that carry secrets to nbdkit.
+#[derive(Debug, Default)]
+pub struct SecretPaths {
+    pub password: Option<PathBuf>,
+    pub cookie: Option<PathBuf>,
+}
+
+/// nbdkit's arguments. Secrets appear only as `key=+FILE`.
+pub fn command_line(
+    source: &Source,
+    socket: &Path,
+    secrets: &SecretPaths,
+    verbose: bool,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--foreground".into(),
+        "--exit-with-parent".into(),
+        "--readonly".into(),
+        "--unix".into(),
+        socket.into(),
+    ];
+    if verbose {
+        args.push("--verbose".into());
+    }
+    let param = |key: &str, value: &dyn AsRef<std::ffi::OsStr>| -> OsString {
+        let mut p = OsString::from(format!("{key}="));
+        p.push(value.as_ref());
+        p
+    };
+    let secret = |key: &str, path: &Option<PathBuf>| -> Option<OsString> {
+        path.as_ref().map(|p| {
+            let mut s = OsString::from(format!("{key}=+"));
+            s.push(p);
+            s
+        })
+    };
+    match source {
+        Source::Vddk(v) => {
+            // As virt-v2v: retry nearest the plugin; requests of at most 2 MiB, because larger
+            // ones make the ESXi NFC server fail with "Failed to allocate".
+            args.extend(["--filter=blocksize".into(), "--filter=retry".into()]);
+            args.push("vddk".into());
+            args.push(param("server", &v.server));
+            args.push(param("user", &v.user));
+            args.extend(secret("password", &secrets.password));
+            args.push(param("thumbprint", &v.thumbprint));
+            args.push(param("libdir", &v.libdir));
+            args.push(param("vm", &format!("moref={}", v.vm_moref)));
+            if let Some(snapshot) = &v.snapshot_moref {
+                args.push(param("snapshot", snapshot));
+            }
+            if let Some(transports) = &v.transports {
+                args.push(param("transports", transports));
+            }
+            if let Some(compression) = &v.compression {
+                args.push(param("compression", compression));
+            }
+            args.push(param("file", &v.file));
+            args.push("minblock=512".into());
+            args.push("maxdata=2M".into());
+        }
+        Source::Https(h) => {
+            args.extend(["--filter=retry".into(), "curl".into()]);
+            args.push(param("url", &h.url));
+            args.extend(secret("cookie", &secrets.cookie));
+            if !h.verify_tls {
+                args.push("sslverify=false".into());
+            }
+            if let Some(ca) = &h.ca_file {
+                args.push(param("cainfo", ca));
+            }
+        }
+        Source::File { path } => {
+            args.push("file".into());
+            args.push(param("file", path));
+        }
+    }
+    args
+}
+
+fn log_tail(path: &Path, max: u64) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vddk() -> Source {
+        Source::Vddk(VddkSource {
+            server: "vcenter.example.com".into(),
+            user: "administrator@vsphere.local".into(),
+            password: SecretValue::new("VDDK-S3CRET-pw"),
+            thumbprint: "AA:BB:CC".into(),
+            libdir: "/usr/lib/vmware-vix-disklib".into(),
+            vm_moref: "vm-42".into(),
+            snapshot_moref: Some("snapshot-7".into()),
+            transports: Some("file:nbdssl:nbd".into()),
+            compression: Some("fastlz".into()),
+            file: "[datastore1] web/web.vmdk".into(),
+        })
+    }
+
+    #[test]
+    fn vddk_command_line_carries_the_password_by_file_only() {
+        let secrets = SecretPaths {
+            password: Some("/run/x/password".into()),
+            cookie: None,
+        };
+        let args: Vec<String> =
+            command_line(&vddk(), Path::new("/run/x/nbd.sock"), &secrets, false)
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect();
+        assert_eq!(
+            args,
+            [
+                "--foreground",
+                "--exit-with-parent",
+                "--readonly",
+                "--unix",
+                "/run/x/nbd.sock",
+                "--filter=blocksize",
+                "--filter=retry",
+                "vddk",
+                "server=vcenter.example.com",
+                "user=administrator@vsphere.local",
+                "password=+/run/x/password",
+                "thumbprint=AA:BB:CC",
+                "libdir=/usr/lib/vmware-vix-disklib",
+                "vm=moref=vm-42",
+                "snapshot=snapshot-7",
+                "transports=file:nbdssl:nbd",
+                "compression=fastlz",
+                "file=[datastore1] web/web.vmdk",
+                "minblock=512",
+                "maxdata=2M",
+            ]
+        );
+        assert!(!format!("{:?}", vddk()).contains("VDDK-S3CRET-pw"));
+    }
+
+    #[test]
+    fn https_command_line_carries_the_cookie_by_file_only() {
+        let source = Source::Https(HttpsSource {
+            url: "https://vc/folder/web/web-flat.vmdk?dcPath=DC&dsName=ds1".into(),
+            cookie: Some(SecretValue::new("vmware_soap_session=abc")),
+            verify_tls: false,
+            ca_file: None,
+        });
+        let secrets = SecretPaths {
+            password: None,
+            cookie: Some("/run/x/cookie".into()),
+        };
+        let args: Vec<String> = command_line(&source, Path::new("/s"), &secrets, false)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert!(args.contains(&"cookie=+/run/x/cookie".to_string()));
+        assert!(args.contains(&"sslverify=false".to_string()));
+        assert!(!args.iter().any(|a| a.contains("abc")));
+    }
+}
