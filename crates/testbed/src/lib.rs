@@ -1,3 +1,4 @@
 //! Real peers for tests. Each module starts one kind of server and stops it on drop.
 pub mod disk;
 pub mod nbdkit;
+pub mod vsphere;
