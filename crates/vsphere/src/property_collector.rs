@@ -75,8 +75,9 @@ pub struct FilterSpec {
 }
 
 impl FilterSpec {
-    fn write(&self, w: &mut Writer) {
-        w.open("specSet", None);
+    /// Writes the spec as the element `name` (`specSet` for retrieves, `spec` for filters).
+    pub(crate) fn write(&self, w: &mut Writer, name: &str) {
+        w.open(name, None);
         for prop in &self.props {
             w.open("propSet", None).text("type", &prop.kind);
             w.text("all", "false");
@@ -103,7 +104,7 @@ impl FilterSpec {
             }
             w.close("objectSet");
         }
-        w.close("specSet");
+        w.close(name);
     }
 }
 
@@ -222,7 +223,7 @@ pub async fn retrieve_properties_ex(
     max_objects: u32,
 ) -> Result<RetrievePage, Error> {
     let mut w = Writer::new();
-    spec.write(&mut w);
+    spec.write(&mut w, "specSet");
     w.open("options", None)
         .display("maxObjects", max_objects)
         .close("options");
@@ -299,7 +300,7 @@ mod tests {
             }],
         };
         let mut w = Writer::new();
-        spec.write(&mut w);
+        spec.write(&mut w, "specSet");
         assert_eq!(
             w.finish(),
             concat!(

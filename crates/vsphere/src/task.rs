@@ -9,11 +9,13 @@ use crate::fault::Fault;
 use crate::moref::MoRef;
 use crate::property_collector;
 use crate::session::Client;
-use crate::xml::Element;
+use crate::xml::{Element, Writer};
 
 /// Poll intervals: quick at first (most tasks finish in well under a second), then slower.
 const FIRST_POLL: Duration = Duration::from_millis(100);
 const MAX_POLL: Duration = Duration::from_secs(2);
+/// How long one `WaitForUpdatesEx` may block before answering "nothing new".
+const WATCH_WAIT_SECONDS: u32 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskState {
@@ -72,43 +74,143 @@ pub async fn info(client: &Client, task: &MoRef) -> Result<TaskInfo, Error> {
 }
 
 /// Waits until the task succeeds (its info returned) or fails ([`Error::TaskFailed`] with
-/// vSphere's fault). `progress` gets each new percentage.
+/// vSphere's fault). `progress` gets each new percentage. Watches the task with
+/// `WaitForUpdatesEx`; polls its `info` if the server cannot (or the session changed under it).
 pub async fn wait(
     client: &Client,
     task: &MoRef,
     mut progress: impl FnMut(i32),
 ) -> Result<TaskInfo, Error> {
-    let mut delay = FIRST_POLL;
     let mut last_progress = None;
-    loop {
-        let info = info(client, task).await?;
+    let mut report = |info: &TaskInfo| {
         if let Some(p) = info.progress
             && last_progress != Some(p)
         {
             last_progress = Some(p);
             progress(p);
         }
-        match info.state {
-            TaskState::Success => {
-                debug!(task = %task, description = %info.description, "task succeeded");
-                return Ok(info);
-            }
-            TaskState::Error => {
-                let fault = info.error.clone().unwrap_or(Fault {
-                    type_name: "MethodFault".into(),
-                    kind: crate::FaultKind::Other,
-                    message: "task failed without a fault".into(),
-                });
-                return Err(Error::TaskFailed {
-                    task: task.value.clone(),
-                    description: info.description,
-                    fault: Box::new(fault),
-                });
-            }
-            _ => {}
+    };
+    let info = match watch(client, task, &mut report).await {
+        Ok(info) => info,
+        Err(e) => {
+            debug!(task = %task, error = %e, "watching the task failed; polling it");
+            poll(client, task, &mut report).await?
+        }
+    };
+    finish(task, info)
+}
+
+fn is_done(info: &TaskInfo) -> bool {
+    matches!(info.state, TaskState::Success | TaskState::Error)
+}
+
+fn finish(task: &MoRef, info: TaskInfo) -> Result<TaskInfo, Error> {
+    if info.state == TaskState::Success {
+        debug!(task = %task, description = %info.description, "task succeeded");
+        return Ok(info);
+    }
+    let fault = info.error.clone().unwrap_or(Fault {
+        type_name: "MethodFault".into(),
+        kind: crate::FaultKind::Other,
+        message: "task failed without a fault".into(),
+    });
+    Err(Error::TaskFailed {
+        task: task.value.clone(),
+        description: info.description,
+        fault: Box::new(fault),
+    })
+}
+
+/// Reads `info` until the task is done, quickly at first, then less often.
+async fn poll(
+    client: &Client,
+    task: &MoRef,
+    report: &mut impl FnMut(&TaskInfo),
+) -> Result<TaskInfo, Error> {
+    let mut delay = FIRST_POLL;
+    loop {
+        let info = info(client, task).await?;
+        report(&info);
+        if is_done(&info) {
+            return Ok(info);
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(MAX_POLL);
+    }
+}
+
+/// Watches `info` through a property collector of its own (so concurrent waits do not see each
+/// other's updates), destroyed afterwards; returns the final info, success or error alike.
+/// [`wait`] is what callers want; this is its first half, without the polling fallback.
+pub async fn watch(
+    client: &Client,
+    task: &MoRef,
+    report: &mut impl FnMut(&TaskInfo),
+) -> Result<TaskInfo, Error> {
+    let service_collector = client.service_content().property_collector.clone();
+    let response = client
+        .invoke("CreatePropertyCollector", &service_collector, "")
+        .await?;
+    let collector = MoRef::from_element(response.required("returnval")?)?;
+    let outcome = watch_with(client, &collector, task, report).await;
+    if let Err(e) = client
+        .invoke("DestroyPropertyCollector", &collector, "")
+        .await
+    {
+        debug!(collector = %collector, error = %e, "cannot destroy the task's property collector");
+    }
+    outcome
+}
+
+async fn watch_with(
+    client: &Client,
+    collector: &MoRef,
+    task: &MoRef,
+    report: &mut impl FnMut(&TaskInfo),
+) -> Result<TaskInfo, Error> {
+    let spec = property_collector::FilterSpec {
+        props: vec![property_collector::PropertySpec::new("Task", &["info"])],
+        objects: vec![property_collector::ObjectSpec::new(task.clone())],
+    };
+    let mut w = Writer::new();
+    spec.write(&mut w, "spec");
+    w.display("partialUpdates", false);
+    client
+        .invoke("CreateFilter", collector, &w.finish())
+        .await?;
+    let mut version = String::new();
+    loop {
+        let mut w = Writer::new();
+        w.text("version", &version)
+            .open("options", None)
+            .display("maxWaitSeconds", WATCH_WAIT_SECONDS)
+            .close("options");
+        let response = client
+            .invoke("WaitForUpdatesEx", collector, &w.finish())
+            .await?;
+        // No returnval: nothing changed within maxWaitSeconds.
+        let Some(update_set) = response.child("returnval") else {
+            continue;
+        };
+        version = update_set
+            .child_text("version")
+            .unwrap_or_default()
+            .to_owned();
+        let changes = update_set
+            .children("filterSet")
+            .flat_map(|f| f.children("objectSet"))
+            .flat_map(|o| o.children("changeSet"))
+            .filter(|c| c.child_text("name") == Some("info"));
+        for change in changes {
+            let Some(val) = change.child("val") else {
+                continue;
+            };
+            let info = TaskInfo::decode(task, val)?;
+            report(&info);
+            if is_done(&info) {
+                return Ok(info);
+            }
+        }
     }
 }
 

@@ -742,6 +742,13 @@ async fn power_operations_and_typed_task_faults() {
     if power::power_state(&client, &spare).await.unwrap() != PowerState::PoweredOn {
         power::power_on(&client, &spare).await.unwrap();
     }
+    // Tasks are watched with WaitForUpdatesEx, not polled.
+    let task = power::power_off_task(&client, &spare).await.unwrap();
+    let info = vsphere::task::watch(&client, &task, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(info.state, vsphere::task::TaskState::Success);
+    power::power_on(&client, &spare).await.unwrap();
     let error = power::power_on(&client, &spare).await.unwrap_err();
     assert!(matches!(error, Error::TaskFailed { .. }), "{error}");
     assert!(
