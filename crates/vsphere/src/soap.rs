@@ -11,9 +11,10 @@ use crate::fault::Fault;
 use crate::tls::{self, TlsMode};
 use crate::xml::{self, Element};
 
-/// Most vSphere calls answer in milliseconds; the long ones (QueryChangedDiskAreas on a big disk,
-/// RetrievePropertiesEx over a large inventory) stay well under this.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(900);
+/// Most vSphere calls answer in milliseconds (`WaitForUpdatesEx` within its 60 s wait).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// QueryChangedDiskAreas on a big disk or a retrieve over a large inventory can take minutes.
+const LONG_REQUEST_TIMEOUT: Duration = Duration::from_secs(900);
 /// Limit on how much of a non-SOAP error body ends up in an error message.
 const BODY_EXCERPT: usize = 512;
 
@@ -31,8 +32,7 @@ impl Transport {
             .http1_only()
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_keepalive(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(REQUEST_TIMEOUT);
+            .connect_timeout(Duration::from_secs(30));
         let http = tls::configure(builder, tls_mode)?.build().map_err(|e| {
             Error::Tls(format!(
                 "cannot build the HTTPS client (is a CA bundle installed, or give a CA file or thumbprint): {}",
@@ -73,6 +73,7 @@ impl Transport {
             .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
             .header("SOAPAction", &self.soap_action)
+            .timeout(timeout_for(method))
             .body(envelope)
             .send()
             .await
@@ -123,6 +124,15 @@ fn tls_hint(message: &str) -> Option<&'static str> {
         )
     } else {
         None
+    }
+}
+
+fn timeout_for(method: &str) -> Duration {
+    match method {
+        "QueryChangedDiskAreas" | "RetrievePropertiesEx" | "ContinueRetrievePropertiesEx" => {
+            LONG_REQUEST_TIMEOUT
+        }
+        _ => REQUEST_TIMEOUT,
     }
 }
 
