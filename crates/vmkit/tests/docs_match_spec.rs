@@ -150,7 +150,12 @@ fn sanity_ignores_are_only_the_license_lines() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sanity");
     let expected: BTreeSet<String> = MODULES
         .iter()
-        .map(|m| format!("plugins/modules/{}.py validate-modules:missing-gplv3-license", m.name))
+        .map(|m| {
+            format!(
+                "plugins/modules/{}.py validate-modules:missing-gplv3-license",
+                m.name
+            )
+        })
         .collect();
     let mut files = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -160,5 +165,8 @@ fn sanity_ignores_are_only_the_license_lines() {
         assert_eq!(lines, expected, "{}", path.display());
         files += 1;
     }
-    assert!(files >= 4, "ignore files for each supported ansible-core version");
+    assert!(
+        files >= 4,
+        "ignore files for each supported ansible-core version"
+    );
 }
