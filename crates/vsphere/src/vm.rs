@@ -511,7 +511,15 @@ pub async fn get_many(client: &Client, vms: &[MoRef]) -> Result<Vec<VirtualMachi
             })
             .collect(),
     };
-    let mut found = models(&property_collector::retrieve(client, &spec).await?)?;
+    let objects = property_collector::retrieve(client, &spec)
+        .await
+        .map_err(|e| match e.fault().map(|f| &f.kind) {
+            Some(crate::FaultKind::ManagedObjectNotFound { object: Some(vm) }) => {
+                Error::VmNotFound(vm.to_string())
+            }
+            _ => e,
+        })?;
+    let mut found = models(&objects)?;
     vms.iter()
         .map(|vm| {
             found

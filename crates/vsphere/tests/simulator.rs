@@ -327,6 +327,28 @@ async fn every_fixture_vm_reads_as_declared_in_one_round_trip() {
             .filter(|d| d["kind"] == "disk");
         assert_eq!(disks.count(), fixture.disks.len(), "{} JSON", fixture.name);
     }
+    // Several chosen VMs in one call, in the order asked (here: reversed fixture order).
+    let wanted: Vec<MoRef> = fixtures
+        .vms
+        .iter()
+        .rev()
+        .map(|f| by_name[f.name.as_str()].moref.clone())
+        .collect();
+    let many = vm::get_many(&client, &wanted).await.unwrap();
+    assert_eq!(
+        many.iter().map(|m| m.moref.clone()).collect::<Vec<_>>(),
+        wanted
+    );
+    for machine in &many {
+        assert_eq!(
+            machine,
+            by_name[machine.name.as_str()],
+            "{}: get_many and list differ",
+            machine.name
+        );
+    }
+    let missing = vm::get_many(&client, &[MoRef::virtual_machine("vm-does-not-exist")]).await;
+    assert!(matches!(missing, Err(Error::VmNotFound(_))), "{missing:?}");
 }
 
 #[tokio::test]
