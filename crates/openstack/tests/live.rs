@@ -696,3 +696,60 @@ async fn networks_subnets_groups_and_types_by_name_or_id() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_that_cannot_be_scheduled_ends_in_error_with_novas_fault() {
+    let (client, admin) = clients().await;
+    with_cleanup(client, admin.clone(), |client, cleanup| async move {
+        let name = unique_name("unschedulable");
+        let flavor = flavors::create(
+            &admin,
+            &flavors::CreateOpts {
+                name: name.clone(),
+                vcpus: 1,
+                ram: 64,
+                disk: 0,
+                ..flavors::CreateOpts::default()
+            },
+        )
+        .await
+        .expect("flavor");
+        cleanup.add(Made::Flavor(flavor.id.clone()));
+        flavors::set_extra_specs(
+            &admin,
+            &flavor.id,
+            &map(&[("trait:CUSTOM_OSC_TEST_NOWHERE", "required")]),
+        )
+        .await
+        .expect("a trait no host has");
+        let boot = new_volume(&client, &format!("{name}-boot"), BTreeMap::new()).await;
+        cleanup.add(Made::Volume(boot.id.clone()));
+        volumes::wait_status(&client, &boot.id, "available", WAIT)
+            .await
+            .expect("available");
+        volumes::set_bootable(&client, &boot.id, true)
+            .await
+            .expect("bootable");
+
+        let server_id = servers::create(
+            &client,
+            &servers::CreateOpts {
+                name,
+                flavor_id: flavor.id.clone(),
+                boot_volume: Some(boot.id.clone()),
+                ..servers::CreateOpts::default()
+            },
+        )
+        .await
+        .expect("accepted");
+        cleanup.add(Made::Server(server_id.clone()));
+        let err = servers::wait_active(&client, &server_id, WAIT)
+            .await
+            .expect_err("ERROR");
+        assert!(matches!(err, Error::ResourceFailed { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("went to status ERROR"), "{text}");
+        assert!(text.contains("No valid host"), "{text}");
+    })
+    .await;
+}

@@ -15,54 +15,13 @@ use openstack::{Client, CloudArg, ConfigLoader};
 
 pub const WAIT: Duration = Duration::from_secs(180);
 
-const HOW_TO_START: &str = "the OpenStack test bed is not up: run `scripts/testbed up openstack; eval \"$(scripts/testbed env)\"`";
+use testbed::openstack::HOW_TO_START;
 
-/// What `scripts/testbed env` exports for OpenStack tests.
-pub struct TestBed {
-    pub cloud: String,
-    pub admin_cloud: String,
-    pub appcred_cloud: String,
-    pub project_id: String,
-    pub conversion_host_id: String,
-    pub network: String,
-    pub network_id: String,
-    pub subnet_v4_id: String,
-    pub subnet_v6_id: String,
-    pub subnet_v4: String,
-    pub security_group: String,
-    pub security_group_id: String,
-    pub keypair: String,
-    pub flavors: Vec<String>,
-    pub volume_types: Vec<String>,
-}
-
-fn var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => value,
-        _ => panic!("{name} is not set; {HOW_TO_START}"),
-    }
-}
+/// What `scripts/testbed env openstack` exports.
+pub type TestBed = testbed::openstack::Cloud;
 
 pub fn testbed() -> TestBed {
-    var("OS_CLIENT_CONFIG_FILE");
-    let list = |name: &str| var(name).split(',').map(str::to_owned).collect();
-    TestBed {
-        cloud: var("VMKIT_TEST_CLOUD"),
-        admin_cloud: var("VMKIT_TEST_CLOUD_ADMIN"),
-        appcred_cloud: var("VMKIT_TEST_CLOUD_APPCRED"),
-        project_id: var("VMKIT_TEST_PROJECT_ID"),
-        conversion_host_id: var("VMKIT_TEST_CONVERSION_HOST_ID"),
-        network: var("VMKIT_TEST_NETWORK"),
-        network_id: var("VMKIT_TEST_NETWORK_ID"),
-        subnet_v4: var("VMKIT_TEST_SUBNET_V4"),
-        subnet_v4_id: var("VMKIT_TEST_SUBNET_V4_ID"),
-        subnet_v6_id: var("VMKIT_TEST_SUBNET_V6_ID"),
-        security_group: var("VMKIT_TEST_SECURITY_GROUP"),
-        security_group_id: var("VMKIT_TEST_SECURITY_GROUP_ID"),
-        keypair: var("VMKIT_TEST_KEYPAIR"),
-        flavors: list("VMKIT_TEST_FLAVORS"),
-        volume_types: list("VMKIT_TEST_VOLUME_TYPES"),
-    }
+    TestBed::from_env()
 }
 
 pub fn config(cloud: &str) -> openstack::CloudConfig {
