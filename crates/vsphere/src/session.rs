@@ -190,6 +190,12 @@ impl Client {
         Ok(())
     }
 
+    /// The session cookie, for other HTTP clients of the same server (a datastore `/folder`
+    /// download on vCenter needs the session). Changes after a re-login.
+    pub fn session_cookie(&self) -> Option<crate::soap::SessionCookie> {
+        self.inner.transport.session_cookie()
+    }
+
     /// Ends the session on the server.
     pub async fn logout(&self) -> Result<(), Error> {
         let this = &self.inner.content.session_manager;

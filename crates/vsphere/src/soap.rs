@@ -2,7 +2,10 @@
 //! (`vmware_soap_session`) kept by the cookie store, and faults turned into errors.
 //! Knows nothing of particular methods.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use reqwest::cookie::{CookieStore, Jar};
 
 use tracing::debug;
 
@@ -18,17 +21,22 @@ const LONG_REQUEST_TIMEOUT: Duration = Duration::from_secs(900);
 /// Limit on how much of a non-SOAP error body ends up in an error message.
 const BODY_EXCERPT: usize = 512;
 
+/// The name of vSphere's session cookie.
+const SESSION_COOKIE: &str = "vmware_soap_session";
+
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
     http: reqwest::Client,
+    cookies: Arc<Jar>,
     url: url::Url,
     soap_action: String,
 }
 
 impl Transport {
     pub(crate) fn new(url: url::Url, tls_mode: &TlsMode) -> Result<Self, Error> {
+        let cookies = Arc::new(Jar::default());
         let builder = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(cookies.clone())
             .http1_only()
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_keepalive(Duration::from_secs(30))
@@ -41,6 +49,7 @@ impl Transport {
         })?;
         Ok(Self {
             http,
+            cookies,
             url,
             soap_action: soap_action(crate::session::BASE_API_VERSION),
         })
@@ -52,6 +61,20 @@ impl Transport {
 
     pub(crate) fn url(&self) -> &url::Url {
         &self.url
+    }
+
+    /// The current `vmware_soap_session` cookie, as `name=value`.
+    pub(crate) fn session_cookie(&self) -> Option<SessionCookie> {
+        let header = self.cookies.cookies(&self.url)?;
+        let header = header.to_str().ok()?;
+        header
+            .split(';')
+            .map(str::trim)
+            .find(|pair| {
+                pair.split_once('=')
+                    .is_some_and(|(name, _)| name == SESSION_COOKIE)
+            })
+            .map(|pair| SessionCookie(pair.to_owned()))
     }
 
     /// Sends one method body (`<Method xmlns="urn:vim25">…</Method>`) and returns the element
@@ -124,6 +147,24 @@ fn tls_hint(message: &str) -> Option<&'static str> {
         )
     } else {
         None
+    }
+}
+
+/// The session cookie (`vmware_soap_session=…`): it authenticates like the password does, so its
+/// `Debug` hides it. Other HTTP clients of the same host take it (e.g. for `/folder` downloads).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionCookie(String);
+
+impl SessionCookie {
+    /// `vmware_soap_session=…`, for a `Cookie:` header.
+    pub fn as_header(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("vmware_soap_session=***")
     }
 }
 

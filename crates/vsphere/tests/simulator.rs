@@ -590,6 +590,42 @@ async fn a_session_ended_server_side_logs_in_again() {
     let vm = vm_named(&client, "lab-windows-efi").await;
     assert_eq!(vm.name, "lab-windows-efi");
     let _keep_alive = client.spawn_keep_alive(Duration::from_secs(600)).unwrap();
+
+    // The session cookie authenticates another HTTP client; it is hidden from Debug.
+    let cookie = client.session_cookie().expect("a session cookie");
+    assert!(cookie.as_header().starts_with("vmware_soap_session="));
+    assert_eq!(format!("{cookie:?}"), "vmware_soap_session=***");
+    let root = &client.service_content().root_folder;
+    let envelope = format!(
+        concat!(
+            r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">"#,
+            r#"<soapenv:Body><RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">{}</_this>"#,
+            r#"<specSet><propSet><type>Folder</type><pathSet>childEntity</pathSet></propSet>"#,
+            r#"<objectSet><obj type="Folder">{}</obj></objectSet></specSet><options/></RetrievePropertiesEx>"#,
+            "</soapenv:Body></soapenv:Envelope>"
+        ),
+        client.service_content().property_collector.value,
+        root.value
+    );
+    let http = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let answer = http
+        .post(client.url().clone())
+        .header("Cookie", cookie.as_header())
+        .header("SOAPAction", "urn:vim25/6.5")
+        .body(envelope)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        answer.contains("childEntity") && !answer.contains("NotAuthenticated"),
+        "{answer}"
+    );
     client.current_time().await.unwrap();
 }
 
