@@ -214,6 +214,7 @@ async fn quota_exceeded_is_said_as_such() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volume_metadata_merge_bootable_attach_conflict_detach() {
+    let _turn = support::compute_turn().await;
     let (client, admin) = clients().await;
     with_cleanup(client, admin, |client, cleanup| async move {
         let bed = testbed();
@@ -492,6 +493,7 @@ async fn ports_keep_mac_and_fixed_ipv4_and_ipv6_and_are_found_by_tag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boot_from_volume_server_with_data_volume_port_and_key_pair_reaches_active() {
+    let _turn = support::compute_turn().await;
     let (client, admin) = clients().await;
     with_cleanup(client, admin, |client, cleanup| async move {
         let bed = testbed();
@@ -699,6 +701,7 @@ async fn networks_subnets_groups_and_types_by_name_or_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_that_cannot_be_scheduled_ends_in_error_with_novas_fault() {
+    let _turn = support::compute_turn().await;
     let (client, admin) = clients().await;
     with_cleanup(client, admin.clone(), |client, cleanup| async move {
         let name = unique_name("unschedulable");

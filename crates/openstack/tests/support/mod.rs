@@ -24,6 +24,14 @@ pub fn testbed() -> TestBed {
     TestBed::from_env()
 }
 
+static COMPUTE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Tests that make Nova's single compute service work take turns: on a two-core machine running
+/// the whole control plane, concurrent builds and attachments starve its RPC replies.
+pub async fn compute_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    COMPUTE.lock().await
+}
+
 pub fn config(cloud: &str) -> openstack::CloudConfig {
     ConfigLoader::from_process()
         .load(Some(&CloudArg::Name(cloud.to_owned())))
