@@ -299,6 +299,13 @@ fn assert_matches_fixture(vm: &VirtualMachine, fixture: &FixtureVm, datacenter: 
         "{name} tools {:?}",
         vm.tools
     );
+    if tools_expected {
+        assert_eq!(
+            vm.tools_guest_id.as_deref(),
+            Some(fixture.guest_id.as_str()),
+            "{name} tools guest id"
+        );
+    }
 }
 
 #[tokio::test]
