@@ -61,6 +61,7 @@ pub(crate) fn downward_traversals() -> Vec<TraversalSpec> {
         "dcDatastoreFolder",
         "crHosts",
         "crPool",
+        "vappVms",
     ];
     vec![
         TraversalSpec::new("folderChildren", "Folder", "childEntity", ALL),
@@ -94,8 +95,10 @@ pub(crate) fn downward_traversals() -> Vec<TraversalSpec> {
             "poolChildren",
             "ResourcePool",
             "resourcePool",
-            &["poolChildren"],
+            &["poolChildren", "vappVms"],
         ),
+        // The VMs of a vApp are in no folder's childEntity.
+        TraversalSpec::new("vappVms", "VirtualApp", "vm", &[]),
     ]
 }
 
