@@ -30,7 +30,8 @@ HOST=vmkit-testbed
 KEYSTONE=http://127.0.0.1:5000
 PACKAGES="mariadb-server python3-pymysql rabbitmq-server keystone python3-openstackclient
  placement-api nova-api nova-conductor nova-scheduler nova-compute nova-compute-ironic
- cinder-api cinder-scheduler cinder-volume neutron-server glance-api"
+ cinder-api cinder-scheduler cinder-volume neutron-server glance-api
+ jq curl"  # jq and curl: tests/smoke/openstack.sh
 DATABASES="keystone placement nova_api nova nova_cell0 cinder neutron glance"
 # name:port of everything that listens; ports are fixed so clouds.yaml and endpoints stay valid.
 PORTS="epmd:4369 rabbitmq:5672 mariadb:3306 keystone:5000 placement:8778 nova-api:8774
@@ -107,27 +108,32 @@ configure() {
 # --- processes ------------------------------------------------------------------------------------
 # Each service runs in its own session (setsid), so its PID is also its process group and `down`
 # stops workers and children with it.
-pid_of() { # name -> pid if that process is alive and still the one we started
-  local f=$S/run/$1.pid pid match
+# A PID file holds "PID START-TIME": the start time (clock ticks since boot, /proc/PID/stat field 22)
+# tells our process from a later one that got the same PID, whatever it rewrote its title to.
+start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+pid_of() { # name -> pid if the process we started under that name is alive
+  local f=$S/run/$1.pid pid started
   [ -s "$f" ] || return 1
-  read -r pid match <"$f"
-  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$match" &&
-    echo "$pid"
+  read -r pid started <"$f"
+  [ -n "$pid" ] && [ "$(start_time "$pid")" = "$started" ] && echo "$pid"
 }
-start() { # name match command... (match: a string of its command line, to recognise it later)
-  local name=$1 match=$2; shift 2
+record() { # name pid
+  echo "$2 $(start_time "$2")" >"$S/run/$1.pid"
+}
+start() { # name command...
+  local name=$1; shift
   pid_of "$name" >/dev/null && return 0
   setsid "$@" >>"$S/log/$name.out" 2>&1 </dev/null &
-  echo "$! $match" >"$S/run/$name.pid"
+  record "$name" $!
 }
-start_uwsgi() { # name port wsgi-script [env...]
-  local name=$1 port=$2 script=$3; shift 3
+start_uwsgi() { # name port wsgi-script processes threads [env...]
+  local name=$1 port=$2 script=$3 processes=$4 threads=$5; shift 5
   pid_of "$name" >/dev/null && return 0
   setsid env "$@" uwsgi --plugins python3 --http-socket "127.0.0.1:$port" --wsgi-file "$script" \
-    --master --processes 1 --threads 4 --enable-threads --lazy-apps --buffer-size 65535 \
+    --master --processes "$processes" --threads "$threads" --enable-threads --lazy-apps --buffer-size 65535 \
     --die-on-term --need-app --worker-reload-mercy 10 --reload-mercy 10 --add-header "Connection: close" --procname-prefix "vmkit-testbed-$name " \
     --logto "$S/log/$name-uwsgi.log" >>"$S/log/$name.out" 2>&1 </dev/null &
-  echo "$! vmkit-testbed-$name" >"$S/run/$name.pid"
+  record "$name" $!
 }
 wait_port() { # name port [seconds]
   local deadline=$((SECONDS + ${3:-180}))
@@ -140,12 +146,13 @@ wait_port() { # name port [seconds]
 
 start_infra() {
   mkdir -p "$S/run" "$S/log/rabbitmq"
-  start epmd epmd epmd -address 127.0.0.1 -port 4369
-  start mariadb "$S/mysql" mariadbd --no-defaults --datadir="$S/mysql" --user=root --bind-address=127.0.0.1 \
+  start epmd epmd -address 127.0.0.1 -port 4369
+  start mariadb mariadbd --no-defaults --datadir="$S/mysql" --user=root --bind-address=127.0.0.1 \
     --port=3306 --socket="$S/run/mysqld.sock" --pid-file="$S/mysql/mariadbd.pid" \
-    --log-error="$S/log/mariadb.log" --innodb-buffer-pool-size=128M --max-connections=500
+    --log-error="$S/log/mariadb.log" --innodb-buffer-pool-size=128M --max-connections=500 \
+    --skip-log-bin --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --sync-frm=0
   wait_port epmd 4369 30
-  HOME=$S/rabbitmq start rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server /usr/lib/rabbitmq/bin/rabbitmq-server
+  HOME=$S/rabbitmq start rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
   wait_port mariadb 3306 60
   wait_port rabbitmq 5672 120
 }
@@ -184,27 +191,41 @@ create_databases() {
 
 start_services() {
   local e=$S/etc
-  start_uwsgi keystone 5000 /usr/bin/keystone-wsgi-public OS_KEYSTONE_CONFIG_DIR="$e/keystone"
-  start_uwsgi placement 8778 /usr/bin/placement-api OS_PLACEMENT_CONFIG_DIR="$e/placement"
+  start_uwsgi keystone 5000 /usr/bin/keystone-wsgi-public 1 4 OS_KEYSTONE_CONFIG_DIR="$e/keystone"
+  start_uwsgi placement 8778 /usr/bin/placement-api 1 4 OS_PLACEMENT_CONFIG_DIR="$e/placement"
   wait_port keystone 5000
   if [ ! -e "$S/identity-created" ]; then
     python3 "$FILES/resources.py" "$S" identity >>"$S/log/resources.log" 2>&1 ||
       die "creating Keystone objects failed, see $S/log/resources.log"
     touch "$S/identity-created"
   fi
-  start_uwsgi nova-api 8774 /usr/bin/nova-api-wsgi OS_NOVA_CONFIG_DIR="$e/nova" "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf"
-  start nova-conductor /usr/bin/nova-conductor nova-conductor --config-file "$e/nova/nova.conf"
-  start nova-scheduler /usr/bin/nova-scheduler nova-scheduler --config-file "$e/nova/nova.conf"
-  start nova-compute /usr/bin/nova-compute nova-compute --config-file "$e/nova/nova.conf"
+  # nova-api is eventlet-patched: several threads in one uwsgi worker deadlock on RPC (Debian's own
+  # uwsgi file says threads = 1), so it gets two single-threaded workers instead.
+  start_uwsgi nova-api 8774 /usr/bin/nova-api-wsgi 2 1 OS_NOVA_CONFIG_DIR="$e/nova" "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf"
+  start nova-conductor nova-conductor --config-file "$e/nova/nova.conf"
+  start nova-scheduler nova-scheduler --config-file "$e/nova/nova.conf"
+  start nova-compute nova-compute --config-file "$e/nova/nova.conf"
   # cinder's WSGI application reads its configuration file from the command line it sees.
-  start_uwsgi cinder-api 8776 /usr/bin/cinder-wsgi UWSGI_PYARGV="--config-file $e/cinder/cinder.conf"
-  start cinder-scheduler /usr/bin/cinder-scheduler cinder-scheduler --config-file "$e/cinder/cinder.conf"
-  start cinder-volume /usr/bin/cinder-volume cinder-volume --config-file "$e/cinder/cinder.conf"
-  PYTHONPATH=$FILES/ml2 start neutron-server /usr/bin/neutron-server neutron-server --config-file "$e/neutron/neutron.conf"
-  start glance-api /usr/bin/glance-api glance-api --config-file "$e/glance/glance-api.conf"
-  start metadata metadata_stub.py python3 "$FILES/metadata_stub.py" 8775 "$S/meta_data.json"
+  start_uwsgi cinder-api 8776 /usr/bin/cinder-wsgi 1 4 UWSGI_PYARGV="--config-file $e/cinder/cinder.conf"
+  start cinder-scheduler cinder-scheduler --config-file "$e/cinder/cinder.conf"
+  start cinder-volume cinder-volume --config-file "$e/cinder/cinder.conf"
+  PYTHONPATH=$FILES/ml2 start neutron-server neutron-server --config-file "$e/neutron/neutron.conf"
+  start glance-api glance-api --config-file "$e/glance/glance-api.conf"
+  start metadata python3 "$FILES/metadata_stub.py" 8775 "$S/meta_data.json"
   local name_port
   for name_port in $PORTS; do wait_port "${name_port%%:*}" "${name_port##*:}"; done
+}
+
+check_ports_free() {
+  # The ports are fixed, so only one test bed OpenStack runs on a machine at a time.
+  local name_port name port holder
+  for name_port in $PORTS; do
+    name=${name_port%%:*} port=${name_port##*:}
+    pid_of "$name" >/dev/null && continue
+    holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n1)
+    [ -z "$holder" ] || die "127.0.0.1:$port (for $name) is taken: $holder — is another test bed's" \
+      "OpenStack up? Stop it with its own VMKIT_TESTBED_DIR: scripts/testbed down openstack"
+  done
 }
 
 cmd_up() {
@@ -214,6 +235,7 @@ cmd_up() {
   install_mount_shim
   configure
   touch "$S/configured"
+  check_ports_free
   start_infra
   create_databases
   start_services
@@ -223,20 +245,18 @@ cmd_up() {
 }
 
 # --- stopping -------------------------------------------------------------------------------------
-stop_all() {
-  local f name pid alive=() deadline
-  for f in "$S"/run/*.pid; do
-    [ -e "$f" ] || continue
-    name=$(basename "$f" .pid)
+stop_names() { # name... : TERM each process group, wait up to 30 s, then KILL what is left
+  local name pid alive=() still deadline=$((SECONDS + 30))
+  for name in "$@"; do
     if pid=$(pid_of "$name"); then
+      say "stopping $name ($pid)"
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
       alive+=("$pid")
-      say "stopping $name ($pid)"
     fi
+    rm -f "$S/run/$name.pid"
   done
-  deadline=$((SECONDS + 30))
   while [ ${#alive[@]} -gt 0 ] && [ $SECONDS -lt $deadline ]; do
-    local still=()
+    still=()
     for pid in "${alive[@]}"; do kill -0 -- "-$pid" 2>/dev/null && still+=("$pid"); done
     alive=("${still[@]+"${still[@]}"}")
     [ ${#alive[@]} -gt 0 ] && sleep 0.5
@@ -245,7 +265,19 @@ stop_all() {
     say "killing process group $pid"
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
-  rm -f "$S"/run/*.pid
+}
+
+stop_all() {
+  local f name services=()
+  for f in "$S"/run/*.pid; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    case $name in mariadb | rabbitmq | epmd) ;; *) services+=("$name") ;; esac
+  done
+  # OpenStack services first, while their database and message bus still answer.
+  stop_names "${services[@]+"${services[@]}"}"
+  stop_names rabbitmq mariadb
+  stop_names epmd
 }
 
 release_mounts_and_loops() {

@@ -23,15 +23,18 @@ passed=0 failed=0
 declare -a cleanup=()
 step() { # description command...
   local what=$1 out t0=$SECONDS; shift
-  if out=$("$@" 2>&1); then
+  if out=$(set -o pipefail; "$@" 2>&1); then
     passed=$((passed + 1)); printf 'PASS %-52s %3ds %s\n' "$what" $((SECONDS - t0)) "$(tail -n1 <<<"$out" | cut -c1-70)"
   else
     failed=$((failed + 1)); printf 'FAIL %-52s %3ds\n%s\n' "$what" $((SECONDS - t0)) "$out"
   fi
 }
+# A hung API must fail the step, not the whole run.
+openstack() { timeout 180 /usr/bin/openstack "$@"; }
 field() { openstack "$@" -f value; }
 wait_for() { # kind id field value [seconds]
   local deadline=$((SECONDS + ${5:-120})) now
+  [ -n "$2" ] || { echo "no $1 to wait for (its creation failed)"; return 1; }
   while :; do
     now=$(field "$1" show "$2" -c "$3") || return 1
     [ "$now" = "$4" ] && { echo "$1 $2 $3=$now"; return 0; }
@@ -42,6 +45,7 @@ wait_for() { # kind id field value [seconds]
 }
 wait_gone() { # kind id
   local deadline=$((SECONDS + 120))
+  [ -n "$2" ] || { echo "no $1 to wait for (its creation failed)"; return 1; }
   while openstack "$1" show "$2" >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || { echo "timeout: $1 $2 still exists"; return 1; }
     sleep 1
@@ -59,16 +63,16 @@ step "token with application credential ($VMKIT_TEST_CLOUD_APPCRED)" \
   field --os-cloud "$VMKIT_TEST_CLOUD_APPCRED" token issue -c expires
 step "admin token ($VMKIT_TEST_CLOUD_ADMIN)" field --os-cloud "$VMKIT_TEST_CLOUD_ADMIN" token issue -c expires
 step "metadata service gives the conversion host's uuid" \
-  bash -c "curl -fsS '$VMKIT_TEST_METADATA_URL' | jq -e --arg id '$VMKIT_TEST_CONVERSION_HOST_ID' '.uuid == \$id'"
+  bash -o pipefail -c "curl -fsS '$VMKIT_TEST_METADATA_URL' | jq -e --arg id '$VMKIT_TEST_CONVERSION_HOST_ID' '.uuid == \$id'"
 
 # --- a volume is a file, and a loop device over that file is its block device ---------------------
 VOLUME_TYPE=${VMKIT_TEST_VOLUME_TYPES##*,}
-VOL=$(field volume create --size 1 --type "$VOLUME_TYPE" "$PREFIX-data" -c id)
+VOL=$(field volume create --size 1 --type "$VOLUME_TYPE" "$PREFIX-data" -c id) || VOL=
 cleanup+=("openstack volume delete $VOL")
 step "volume create 1 GiB, type $VOLUME_TYPE" wait_for volume "$VOL" status available
 VOLFILE=$VMKIT_TEST_LOOP_VOLUME_DIR/volume-$VOL
 step "its file is in VMKIT_TEST_LOOP_VOLUME_DIR, 1 GiB" \
-  bash -c "[ \$(stat -c %s '$VOLFILE') = 1073741824 ] && du -k --apparent-size '$VOLFILE'"
+  bash -o pipefail -c "[ \$(stat -c %s '$VOLFILE') = 1073741824 ] && du -k --apparent-size '$VOLFILE'"
 LOOP=$(losetup --find --show "$VOLFILE" 2>&1) || LOOP=
 cleanup+=("[ -n '$LOOP' ] && losetup -d '$LOOP'")
 step "loop device over the volume file" test -b "$LOOP"
@@ -78,7 +82,7 @@ head -c 65536 /dev/urandom >"$BLOCK"
 step "write 64 KiB at 1 MiB through the loop device (O_DIRECT)" \
   dd if="$BLOCK" of="$LOOP" bs=64K seek=16 oflag=direct conv=notrunc,fsync status=none
 step "read the same bytes back from the volume file" \
-  bash -c "dd if='$VOLFILE' bs=64K skip=16 count=1 status=none | cmp - '$BLOCK'"
+  bash -o pipefail -c "dd if='$VOLFILE' bs=64K skip=16 count=1 status=none | cmp - '$BLOCK'"
 step "detach the loop device" losetup -d "$LOOP"
 
 # --- attach to and detach from the conversion host --------------------------------------------------
@@ -88,7 +92,7 @@ step "attach the volume to the conversion host" openstack server add volume "$CH
 cleanup+=("openstack server remove volume $CH $VOL")
 step "volume in-use" wait_for volume "$VOL" status in-use
 step "attachment names the conversion host" \
-  bash -c "openstack volume show $VOL -f json -c attachments | jq -e '.attachments[0].server_id == \"$CH\"'"
+  bash -o pipefail -c "openstack volume show $VOL -f json -c attachments | jq -e '.attachments[0].server_id == \"$CH\"'"
 step "detach the volume (service token)" openstack server remove volume "$CH" "$VOL"
 step "volume available again" wait_for volume "$VOL" status available
 
@@ -102,11 +106,11 @@ PORT=$(field port create --network "$VMKIT_TEST_NETWORK" --mac-address "$MAC" \
   --security-group "$VMKIT_TEST_SECURITY_GROUP" "$PREFIX-port" -c id 2>&1) || PORT=
 cleanup+=("[ -n '$PORT' ] && openstack port delete $PORT")
 step "port with fixed MAC $MAC, $IP4, $IP6" \
-  bash -c "openstack port show '$PORT' -f json | jq -e '.mac_address == \"$MAC\" and
+  bash -o pipefail -c "openstack port show '$PORT' -f json | jq -e '.mac_address == \"$MAC\" and
     ([.fixed_ips[].ip_address] | sort) == ([\"$IP4\", \"$IP6\"] | sort)'"
 
 # --- boot from volume -------------------------------------------------------------------------------
-BOOT=$(field volume create --size 1 --type "${VMKIT_TEST_VOLUME_TYPES%%,*}" --bootable "$PREFIX-boot" -c id)
+BOOT=$(field volume create --size 1 --type "${VMKIT_TEST_VOLUME_TYPES%%,*}" --bootable "$PREFIX-boot" -c id) || BOOT=
 cleanup+=("openstack volume delete $BOOT")
 step "bootable volume available" wait_for volume "$BOOT" status available
 SERVER=$(field server create --flavor 2vcpu-4gib-disk0 --volume "$BOOT" --nic "port-id=$PORT" \
@@ -114,7 +118,7 @@ SERVER=$(field server create --flavor 2vcpu-4gib-disk0 --volume "$BOOT" --nic "p
 cleanup+=("[ -n '$SERVER' ] && openstack server delete --wait $SERVER")
 step "boot-from-volume server ACTIVE" wait_for server "$SERVER" status ACTIVE
 step "its port is bound to it with the fixed MAC" \
-  bash -c "openstack port show '$PORT' -f json | jq -e '.device_id == \"$SERVER\" and .status == \"ACTIVE\" and .mac_address == \"$MAC\"'"
+  bash -o pipefail -c "openstack port show '$PORT' -f json | jq -e '.device_id == \"$SERVER\" and .status == \"ACTIVE\" and .mac_address == \"$MAC\"'"
 step "server delete" openstack server delete --wait "$SERVER"
 step "server gone" wait_gone server "$SERVER"
 step "boot volume available after the server" wait_for volume "$BOOT" status available
@@ -123,10 +127,10 @@ step "boot volume available after the server" wait_for volume "$BOOT" status ava
 trap - EXIT
 step "port delete" openstack port delete "$PORT"
 step "volumes delete" openstack volume delete "$VOL" "$BOOT"
-step "volumes gone" bash -c "$(declare -f wait_gone); wait_gone volume $VOL && wait_gone volume $BOOT"
-step "volume files gone" bash -c "! ls '$VMKIT_TEST_LOOP_VOLUME_DIR/volume-$VOL' '$VMKIT_TEST_LOOP_VOLUME_DIR/volume-$BOOT' 2>/dev/null"
+step "volumes gone" bash -o pipefail -c "$(declare -f wait_gone); wait_gone volume $VOL && wait_gone volume $BOOT"
+step "volume files gone" bash -o pipefail -c "[ -n '$VOL' ] && [ -n '$BOOT' ] && ! ls '$VMKIT_TEST_LOOP_VOLUME_DIR/volume-$VOL' '$VMKIT_TEST_LOOP_VOLUME_DIR/volume-$BOOT' 2>/dev/null"
 step "no loop device left over the volume dir" \
-  bash -c "! losetup -l -n -O BACK-FILE | grep -F '$VMKIT_TEST_LOOP_VOLUME_DIR/'"
+  bash -o pipefail -c "! losetup -l -n -O BACK-FILE | grep -F '$VMKIT_TEST_LOOP_VOLUME_DIR/'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
