@@ -389,9 +389,11 @@ fn locate(content: &ObjectContent, inventory: &Inventory) -> Result<Location, Er
     let parent = content.moref("parent")?;
     let pool = content.moref("resourcePool")?;
     let host = content.moref("runtime.host")?;
+    // A VM in a vApp has no parent folder; its resource pools lead to the datacenter too.
     let datacenter = parent
-        .as_ref()
-        .and_then(|p| inventory.ancestor_of_kind(p, &["Datacenter"]));
+        .iter()
+        .chain(pool.iter())
+        .find_map(|start| inventory.ancestor_of_kind(start, &["Datacenter"]));
     let compute_resource = pool
         .as_ref()
         .and_then(|p| inventory.ancestor_of_kind(p, &["ClusterComputeResource", "ComputeResource"]))
