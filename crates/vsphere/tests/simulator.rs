@@ -598,6 +598,13 @@ async fn a_session_ended_server_side_logs_in_again() {
     assert_eq!(vm.name, "lab-windows-efi");
     let _keep_alive = client.spawn_keep_alive(Duration::from_secs(600)).unwrap();
 
+    // A task started right after the session ended (the CBT switch is already on: no change).
+    bed.control_post("/sessions/terminate", serde_json::json!({}))
+        .await;
+    cbt::set_change_tracking(&client, &vm.moref, true)
+        .await
+        .unwrap();
+
     // The session cookie authenticates another HTTP client; it is hidden from Debug.
     let cookie = client.session_cookie().expect("a session cookie");
     assert!(cookie.as_header().starts_with("vmware_soap_session="));
