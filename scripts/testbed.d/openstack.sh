@@ -300,14 +300,17 @@ cmd_down() {
 
 cmd_status() {
   [ -e "$S/resources.env" ] || die "not set up: scripts/testbed up openstack"
-  local name_port name bad=0
-  for name_port in $PORTS; do
+  local name_port name bad=0 all=() stopped=()
+  for name_port in $PORTS nova-conductor nova-scheduler nova-compute cinder-scheduler cinder-volume; do
     name=${name_port%%:*}
-    pid_of "$name" >/dev/null || { echo "openstack/$name: NOT RUNNING"; bad=1; }
+    all+=("$name")
+    pid_of "$name" >/dev/null || stopped+=("$name")
   done
-  for name in nova-conductor nova-scheduler nova-compute cinder-scheduler cinder-volume; do
-    pid_of "$name" >/dev/null || { echo "openstack/$name: NOT RUNNING"; bad=1; }
-  done
+  if [ ${#stopped[@]} -eq ${#all[@]} ]; then
+    echo "openstack: not running (scripts/testbed up openstack)"
+    return 1
+  fi
+  for name in "${stopped[@]+"${stopped[@]}"}"; do echo "openstack/$name: NOT RUNNING"; bad=1; done
   echo "openstack/mariadb: $(mysqladmin --socket="$S/run/mysqld.sock" -uroot ping 2>&1)"
   python3 "$FILES/resources.py" "$S" status || bad=1
   return $bad
