@@ -219,11 +219,12 @@ fn block_device_size(path: &Path) -> Result<u64, DeviceError> {
     Ok(size)
 }
 
-// From <linux/fs.h> and <linux/loop.h>.
-const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
-const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
-const LOOP_SET_FD: libc::c_ulong = 0x4C00;
-const LOOP_SET_STATUS64: libc::c_ulong = 0x4C04;
+// From <linux/fs.h> and <linux/loop.h>. `ioctl`'s request is a c_ulong in glibc but a c_int in
+// musl (the static build): `libc::Ioctl` is whichever this target has; the bits are the same.
+const BLKGETSIZE64: libc::Ioctl = 0x8008_1272_u32 as libc::Ioctl;
+const LOOP_CTL_GET_FREE: libc::Ioctl = 0x4C82;
+const LOOP_SET_FD: libc::Ioctl = 0x4C00;
+const LOOP_SET_STATUS64: libc::Ioctl = 0x4C04;
 const LO_FLAGS_AUTOCLEAR: u32 = 4;
 const LO_FLAGS_DIRECT_IO: u32 = 16;
 

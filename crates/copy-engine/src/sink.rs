@@ -134,7 +134,8 @@ struct FileWriter {
     zeroes: Vec<u8>,
 }
 
-const BLKZEROOUT: libc::c_ulong = 0x127f;
+// `libc::Ioctl`: a c_ulong in glibc, a c_int in musl (the static build).
+const BLKZEROOUT: libc::Ioctl = 0x127f;
 
 fn unsupported(e: &io::Error) -> bool {
     matches!(
