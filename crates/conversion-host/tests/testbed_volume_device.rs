@@ -57,7 +57,7 @@ fn testbed_volume_loop_device_writes_reach_the_volume_file() {
             .resolve(&volume.id, GIB, Duration::from_secs(30))
             .expect("a loop device over the volume's file");
         assert!(
-            device.path.starts_with("/dev/loop"),
+            device.path.to_string_lossy().starts_with("/dev/loop"),
             "{}",
             device.path.display()
         );
