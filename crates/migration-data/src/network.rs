@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::guest_info::{HwEth, null_as_empty};
+use crate::guest_info::{GuestInfo, HwEth, null_as_empty};
 
 /// One entry of `nics.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,29 +78,26 @@ impl NetworkMap {
         self.entries.is_empty()
     }
 
-    /// The target of a NIC: by portgroup key first, then by summary (the original's order).
-    pub fn target_of(&self, nic: &HwEth) -> Option<&NetworkTarget> {
-        nic.portgroup_key
-            .as_deref()
-            .filter(|k| !k.is_empty())
-            .and_then(|k| self.entries.get(k))
-            .or_else(|| self.entries.get(&nic.summary))
+    /// The target of a NIC: by portgroup key, then by summary (the original's order), then by
+    /// the portgroup's name (so a distributed portgroup can be mapped by name too).
+    pub fn target_of(&self, nic: &HwEth, portgroup_name: Option<&str>) -> Option<&NetworkTarget> {
+        let key = nic.portgroup_key.as_deref().filter(|k| !k.is_empty());
+        [key, Some(nic.summary.as_str()), portgroup_name]
+            .into_iter()
+            .flatten()
+            .find_map(|k| self.entries.get(k))
     }
 
-    /// Looks a network up by any of the names a user may have keyed it with.
-    pub fn target_by_keys<'a>(
-        &self,
-        keys: impl IntoIterator<Item = &'a str>,
-    ) -> Option<&NetworkTarget> {
-        keys.into_iter().find_map(|k| self.entries.get(k))
-    }
-
-    /// `nics.json`: the mapped NICs in order. Fails, as the original does, when none is mapped.
-    pub fn port_nics(&self, vm: &str, nics: &[HwEth]) -> Result<Vec<PortNic>, Error> {
+    /// `nics.json`: the mapped NICs of a VM in order. Fails, as the original does, when none is
+    /// mapped.
+    pub fn port_nics(&self, info: &GuestInfo) -> Result<Vec<PortNic>, Error> {
+        let names = portgroup_names(info);
+        let nics = &info.interfaces;
         let mapped: Vec<PortNic> = nics
             .iter()
-            .filter_map(|nic| {
-                self.target_of(nic).map(|target| PortNic {
+            .zip(&names)
+            .filter_map(|(nic, name)| {
+                self.target_of(nic, name.as_deref()).map(|target| PortNic {
                     vlan: target.network.clone(),
                     subnet: target.subnet.clone(),
                     mac: nic.macaddress.clone(),
@@ -109,14 +106,36 @@ impl NetworkMap {
             })
             .collect();
         if mapped.is_empty() && !nics.is_empty() {
-            let keys: Vec<&str> = nics.iter().map(HwEth::network_key).collect();
+            let keys: Vec<String> = nics
+                .iter()
+                .zip(&names)
+                .map(|(nic, name)| match name {
+                    Some(name) if name != nic.network_key() => {
+                        format!("{} ({name})", nic.network_key())
+                    }
+                    _ => nic.network_key().to_owned(),
+                })
+                .collect();
             return Err(Error::Invalid(format!(
-                "no NIC of VM {vm} is in network_map (its networks: {}); add them to network_map",
+                "no NIC of VM {} is in network_map (its networks: {}); add them to network_map",
+                info.hw_name,
                 keys.join(", ")
             )));
         }
         Ok(mapped)
     }
+}
+
+/// The portgroup name of each `hw_ethN`, from the `vmkit` key when there is one.
+pub fn portgroup_names(info: &GuestInfo) -> Vec<Option<String>> {
+    (0..info.interfaces.len())
+        .map(|i| {
+            info.vmkit
+                .as_ref()
+                .and_then(|v| v.nics.get(i))
+                .and_then(|n| n.network.name.clone())
+        })
+        .collect()
 }
 
 /// `macs.json`: every NIC, for one network chosen later (`openstack_private_network`).
@@ -144,6 +163,13 @@ mod tests {
         }
     }
 
+    fn info(name: &str, nics: &[HwEth]) -> GuestInfo {
+        let mut info: GuestInfo =
+            serde_json::from_value(serde_json::json!({"hw_name": name})).unwrap();
+        info.interfaces = nics.to_vec();
+        info
+    }
+
     fn map(pairs: &[(&str, &str)]) -> NetworkMap {
         NetworkMap::new(
             &pairs
@@ -169,7 +195,7 @@ mod tests {
             ("VM Network", "private"),
             ("dvportgroup-9", "prod, 1234-abcd"),
         ]);
-        let ports = map.port_nics("web01", &nics).unwrap();
+        let ports = map.port_nics(&info("web01", &nics)).unwrap();
         assert_eq!(ports.len(), 2);
         assert_eq!(ports[0].vlan, "private");
         assert_eq!(ports[0].subnet, None);
@@ -182,7 +208,7 @@ mod tests {
     #[test]
     fn fails_when_no_nic_is_mapped() {
         let error = map(&[("other", "x")])
-            .port_nics("web01", &[nic("m", "VM Network", None)])
+            .port_nics(&info("web01", &[nic("m", "VM Network", None)]))
             .unwrap_err()
             .to_string();
         assert!(error.contains("VM Network"), "{error}");

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use migration_data::network::portgroup_names;
 use migration_data::vmkit::Disk;
 
 use crate::finding::Severity;
@@ -504,16 +505,14 @@ fn network_unmapped(vm: &Vm, plan: &Plan) -> Vec<Hit> {
     vm.info
         .interfaces
         .iter()
-        .zip(vm.vmkit.nics.iter().map(|n| n.network.name.as_deref()))
-        .filter(|(eth, name)| {
-            map.target_of(eth).is_none() && name.is_none_or(|n| map.target_by_keys([n]).is_none())
-        })
+        .zip(portgroup_names(vm.info))
+        .filter(|(eth, name)| map.target_of(eth, name.as_deref()).is_none())
         .map(|(eth, name)| {
             hit(
                 eth.label.clone(),
                 format!(
                     "network {} (key {:?}) is not in network_map, so this NIC would be dropped; add it to network_map",
-                    name.unwrap_or(&eth.summary),
+                    name.as_deref().unwrap_or(&eth.summary),
                     eth.network_key()
                 ),
             )

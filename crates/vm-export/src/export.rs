@@ -72,7 +72,7 @@ pub fn export_vm(
     let check = options.check_mode;
     // Computed before anything is written, so an unmappable VM leaves no half-written directory.
     let ports = match &options.network_map {
-        Some(map) => Some(map.port_nics(&vm.name, &info.interfaces)?),
+        Some(map) => Some(map.port_nics(&info)?),
         None => None,
     };
     let mut files = vec![
