@@ -1,0 +1,70 @@
+//! What the OpenStack modules share: connecting to the `cloud`/`dst_cloud` argument (a
+//! clouds.yaml name or the original's inline dict; absent: `OS_CLOUD` or the `OS_*` environment),
+//! and deleting by name or id.
+
+use std::time::Duration;
+
+use ansible_module::Response;
+use anyhow::Context as _;
+use openstack::{Client, CloudArg};
+use serde_json::Value;
+use target_cloud::delete::{Deleted, Kind, delete};
+
+pub(crate) async fn connect(argument: &str, value: Option<&Value>) -> anyhow::Result<Client> {
+    let cloud = match value {
+        Some(value) => {
+            CloudArg::from_value(value).with_context(|| format!("argument {argument}"))?
+        }
+        None => None,
+    };
+    openstack::connect(cloud.as_ref())
+        .await
+        .with_context(|| format!("cannot connect to the cloud given by {argument}"))
+}
+
+/// The result of a delete_* module: `changed`, `msg`, and the `id` deleted (or that would be).
+pub(crate) fn delete_module(
+    kind: Kind,
+    cloud: Option<&Value>,
+    name: &str,
+    check_mode: bool,
+    wait: bool,
+    timeout: u64,
+) -> anyhow::Result<Response> {
+    let what = kind.name();
+    super::block_on(async {
+        let client = connect("cloud", cloud).await?;
+        let wait = wait.then(|| Duration::from_secs(timeout));
+        let outcome = delete(&client, kind, name, check_mode, wait)
+            .await
+            .with_context(|| format!("cannot delete {what} {name:?}"))?;
+        Ok(match outcome {
+            Deleted::Deleted { id } => Response::new()
+                .changed(true)
+                .msg(format!("deleted {what} {name:?} ({id})"))
+                .with("id", id),
+            Deleted::WouldDelete { id } => Response::new()
+                .changed(true)
+                .msg(format!("would delete {what} {name:?} ({id})"))
+                .with("id", id),
+            Deleted::Absent => Response::new()
+                .msg(format!(
+                    "no {what} named or with id {name:?}: nothing to delete"
+                ))
+                .with("id", Value::Null),
+        })
+    })?
+}
+
+/// Reads one of the VM's data files (written by export_metadata) into its migration-data type.
+pub(crate) fn read_data_file<T: serde::de::DeserializeOwned>(
+    argument: &str,
+    path: &str,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("argument {argument}: cannot read {path}; run export_metadata for this VM first")
+    })?;
+    serde_json::from_str(&text).with_context(|| {
+        format!("argument {argument}: {path} is not the file export_metadata writes")
+    })
+}

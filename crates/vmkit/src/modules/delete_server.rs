@@ -1,0 +1,38 @@
+use ansible_module::{Context, Module, ModuleArgs, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use target_cloud::delete::Kind;
+
+use super::cloud::delete_module;
+
+pub struct DeleteServer;
+
+#[derive(Debug, Deserialize, ModuleArgs)]
+pub struct Args {
+    /// A clouds.yaml cloud name or the original's dict; absent: OS_CLOUD / OS_* variables.
+    pub cloud: Option<Value>,
+    /// The server's name or id.
+    #[arg(aliases = ["id"])]
+    pub name: String,
+    #[arg(default = true)]
+    pub wait: bool,
+    /// Seconds.
+    #[arg(default = 300)]
+    pub timeout: u64,
+}
+
+impl Module for DeleteServer {
+    const NAME: &'static str = "delete_server";
+    type Args = Args;
+
+    fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
+        delete_module(
+            Kind::Server,
+            args.cloud.as_ref(),
+            &args.name,
+            ctx.check_mode,
+            args.wait,
+            args.timeout,
+        )
+    }
+}

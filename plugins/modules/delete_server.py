@@ -1,0 +1,70 @@
+# Copyright: contributors to os_migrate.vmware_migration_kit
+# Apache License 2.0 (see LICENSE)
+# This file only documents the module for ansible-doc; the module itself is the static
+# executable behind the plugins/modules/delete_server symlink.
+
+DOCUMENTATION = r'''
+---
+module: delete_server
+short_description: Delete an OpenStack server by name or id
+version_added: "3.0.0"
+description:
+  - Deletes the server with this id, or else the only server with this name. Several servers with
+    the name is an error.
+  - A server that does not exist is not an error: the module reports C(changed=false).
+  - Waits until Nova no longer lists the server; its volumes stay (they are never deleted with the
+    server).
+  - In check mode, reports whether it would delete.
+author:
+  - os-migrate contributors (@os-migrate)
+options:
+  cloud:
+    description:
+      - The destination cloud, either the name of a cloud in C(clouds.yaml) (standard search
+        path, or C(OS_CLIENT_CONFIG_FILE)) or a dict in the shape of a C(clouds.yaml) entry
+        (C(auth), C(region_name), C(interface), C(verify)/C(openstack_insecure), C(cacert)).
+      - When omitted, C(OS_CLOUD) or the C(OS_*) environment variables name the cloud.
+    type: raw
+    required: false
+  name:
+    description:
+      - The server's id or name.
+    type: str
+    required: true
+    aliases: [id]
+  wait:
+    description:
+      - Wait until the server is gone.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - How many seconds to wait, with I(wait).
+    type: int
+    default: 300
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Delete the migrated server
+  os_migrate.vmware_migration_kit.delete_server:
+    cloud: dst
+    name: web01
+'''
+
+RETURN = r'''
+msg:
+  description: What was done.
+  returned: always
+  type: str
+id:
+  description: The id of the server deleted (or that would be in check mode); null when there was none.
+  returned: success
+  type: str
+'''
