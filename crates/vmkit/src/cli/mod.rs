@@ -3,7 +3,9 @@
 
 mod copy;
 mod host_info;
+mod inventory;
 mod modules;
+mod validate;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -33,10 +35,14 @@ enum Command {
     Copy(copy::Args),
     /// What this conversion host has: nbdkit, VDDK, virt-v2v, CPUs, memory, free space.
     HostInfo(host_info::Args),
+    /// Export VMs' data files from vSphere (the export_metadata module).
+    Inventory(inventory::Args),
     /// List the Ansible modules this executable implements.
     Modules,
     /// Run an Ansible module by name on a JSON arguments file, as Ansible would.
     Module(modules::RunArgs),
+    /// Pre-migration checks of VMs in vSphere (the validate module).
+    Validate(validate::Args),
 }
 
 pub fn main(argv: Vec<OsString>) -> ExitCode {
@@ -52,8 +58,10 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
     let result = match cli.command {
         Command::Copy(args) => copy::run(args),
         Command::HostInfo(args) => host_info::run(args),
+        Command::Inventory(args) => inventory::run(args),
         Command::Modules => modules::list(),
         Command::Module(args) => modules::run(args),
+        Command::Validate(args) => validate::run(args),
     };
     match result {
         Ok(code) => code,

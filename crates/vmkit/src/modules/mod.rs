@@ -10,10 +10,13 @@ mod delete_flavor;
 mod delete_port;
 mod delete_server;
 mod delete_volume;
+pub(crate) mod export_metadata;
 mod flavor_info;
 mod import_flavor;
+pub(crate) mod validate;
 mod volume_info;
 mod volume_metadata_info;
+pub(crate) mod vsphere_connection;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -43,8 +46,10 @@ pub static MODULES: &[ModuleEntry] = &[
     entry::<delete_port::DeletePort>(),
     entry::<delete_server::DeleteServer>(),
     entry::<delete_volume::DeleteVolume>(),
+    entry::<export_metadata::ExportMetadata>(),
     entry::<flavor_info::FlavorInfo>(),
     entry::<import_flavor::ImportFlavor>(),
+    entry::<validate::Validate>(),
     entry::<volume_info::VolumeInfo>(),
     entry::<volume_metadata_info::VolumeMetadataInfo>(),
 ];

@@ -1,0 +1,83 @@
+//! The vSphere connection arguments shared by the vSphere modules and CLI subcommands, and the
+//! login with errors that say which argument to fix.
+
+use ansible_module::Secret;
+use anyhow::{Context as _, anyhow, bail};
+use vsphere::{Client, ConnectOptions, FaultKind, Password, Thumbprint, TlsMode};
+
+/// How to reach and trust vCenter or ESXi.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Connection<'a> {
+    pub server: &'a str,
+    pub user: &'a str,
+    pub password: &'a Secret,
+    pub vmware_insecure: bool,
+    /// The inverse of `vmware_insecure`, when given.
+    pub validate_certs: Option<bool>,
+    pub thumbprint: Option<&'a str>,
+    pub ca_file: Option<&'a str>,
+}
+
+impl Connection<'_> {
+    pub(crate) fn tls_mode(&self) -> anyhow::Result<TlsMode> {
+        let insecure = match self.validate_certs {
+            Some(validate) if validate == self.vmware_insecure && self.vmware_insecure => bail!(
+                "vmware_insecure: true and validate_certs: true contradict each other; set only one"
+            ),
+            Some(validate) => !validate,
+            None => self.vmware_insecure,
+        };
+        let pins = [self.thumbprint.is_some(), self.ca_file.is_some(), insecure];
+        if pins.iter().filter(|p| **p).count() > 1 {
+            bail!(
+                "give at most one of thumbprint, ca_file and vmware_insecure (validate_certs: false)"
+            );
+        }
+        Ok(match (self.thumbprint, self.ca_file) {
+            (Some(thumbprint), _) => TlsMode::Thumbprint(
+                thumbprint
+                    .parse::<Thumbprint>()
+                    .map_err(|e| anyhow!("argument 'thumbprint': {e}"))?,
+            ),
+            (None, Some(file)) => TlsMode::CaFile(file.into()),
+            (None, None) if insecure => TlsMode::Insecure,
+            (None, None) => TlsMode::Verify,
+        })
+    }
+
+    pub(crate) async fn connect(&self) -> anyhow::Result<Client> {
+        let options = ConnectOptions {
+            server: self.server.to_owned(),
+            user: self.user.to_owned(),
+            password: Password::new(self.password.expose()),
+            tls: self.tls_mode()?,
+        };
+        Client::connect(&options).await.map_err(|e| {
+            let hint = match e.fault().map(|f| &f.kind) {
+                Some(FaultKind::InvalidLogin) => {
+                    "check the arguments 'user' and 'password'".to_owned()
+                }
+                _ => match &e {
+                    vsphere::Error::Transport { .. } => {
+                        "check 'server', and the certificate settings (thumbprint, ca_file, \
+                         vmware_insecure)"
+                            .to_owned()
+                    }
+                    vsphere::Error::Tls(_) => "check 'thumbprint' or 'ca_file'".to_owned(),
+                    _ => "check 'server'".to_owned(),
+                },
+            };
+            anyhow!(e).context(format!(
+                "cannot log in to vSphere at {} as {} ({hint})",
+                self.server, self.user
+            ))
+        })
+    }
+}
+
+/// Logs out at the end of a run; a failure here changes nothing for the result.
+pub(crate) async fn logout(client: &Client) {
+    if let Err(e) = client.logout().await.context("logout") {
+        tracing::debug!("{e:#}");
+    }
+}

@@ -1,0 +1,178 @@
+# Copyright: contributors to os_migrate.vmware_migration_kit
+# Apache License 2.0 (see LICENSE)
+# This file only documents the module for ansible-doc; the module itself is the static
+# executable behind the plugins/modules/validate symlink.
+
+DOCUMENTATION = r'''
+---
+module: validate
+short_description: Check VMware VMs for migration problems before migrating them
+version_added: "3.0.0"
+description:
+  - Reads the VMs of a plan from vCenter or ESXi in one property-collector round trip and
+    returns every finding, each with a rule C(id), C(severity) (C(critical), C(warning) or
+    C(information)), the C(vm), the C(object) concerned and an actionable C(message).
+  - Rule ids and severities follow Forklift's VMware validation rules where Forklift has the
+    rule (C(vmware.changed_block_tracking.disabled) for warm migrations,
+    C(vmware.snapshot.detected), C(vmware.consolidation_needed),
+    C(vmware.disk_mode.independent), C(vmware.disk.rdm.detected),
+    C(vmware.disk.shared.detected), C(vmware.datastore.missing),
+    C(vmware.disk.capacity.invalid), C(vmware.passthrough_device.detected),
+    C(vmware.device.sriov.detected), C(vmware.usb_controller.detected), C(vmware.tpm.detected),
+    C(vmware.os.unsupported), C(vmware.vm_missing_ip.detected), C(vmware.hostname.empty),
+    C(vmware.hostname.default), C(vmware.vm.name.invalid)); plan-wide checks add
+    C(vmware.network.unmapped), C(vmware.datastore.unmapped) and C(vmware.mac.duplicate).
+  - Supported guests are RHEL, CentOS Stream, Rocky and Alma Linux 7 to 10, Ubuntu 18.04 and
+    later, Debian 10 and later, SLES 12 and later, Windows Server 2016 to 2025, Windows 10 and 11.
+  - Changes nothing; runs the same in check mode.
+author:
+  - os-migrate contributors (@os-migrate)
+options:
+  server:
+    description:
+      - vCenter or ESXi, as C(host), C(host:port) or C(https://host/sdk).
+    type: str
+    required: true
+    aliases: [vcenter_hostname, hostname]
+  user:
+    description:
+      - The vSphere user.
+    type: str
+    required: true
+    aliases: [vcenter_username, username]
+  password:
+    description:
+      - The vSphere password. Never logged or returned.
+    type: str
+    required: true
+    no_log: true
+    aliases: [vcenter_password]
+  vmware_insecure:
+    description:
+      - Do not check the server certificate.
+    type: bool
+    default: false
+  validate_certs:
+    description:
+      - The inverse of O(vmware_insecure). C(false) skips the certificate check.
+    type: bool
+  thumbprint:
+    description:
+      - Pin the server certificate by its SHA-1 (as vSphere shows it) or SHA-256 fingerprint.
+    type: str
+  ca_file:
+    description:
+      - Trust only the certificates of this PEM file.
+    type: path
+  vmname:
+    description:
+      - One VM name or a list of names: the plan. Duplicate MACs are looked for across it.
+    type: list
+    elements: str
+    aliases: [vm_name, vms_list]
+  folder:
+    description:
+      - Every VM under this folder (C(/DC1/vm/Linux) or C(Linux)); with O(vmname), only the
+        named VMs in it.
+    type: str
+  migration_type:
+    description:
+      - C(warm) also requires changed block tracking.
+    type: str
+    default: cold
+    choices: [cold, warm]
+  network_map:
+    description:
+      - As export_metadata's. When given, NICs on networks it does not map are reported.
+    type: dict
+  volume_type_mapping:
+    description:
+      - C([{vmware_datastore, openstack_type}]), as the migrate module's. When given, disks on
+        datastores it does not map are reported.
+    type: list
+    elements: dict
+  use_fixed_ips:
+    description:
+      - The guests' IPs are to be kept as the ports' fixed IPs; a VM whose guest reports no IP
+        is then critical instead of a warning.
+    type: bool
+    default: false
+  skip_rules:
+    description:
+      - Rule ids not to check. An unknown id is an error that lists the known ones.
+    type: list
+    elements: str
+    default: []
+  fail_on:
+    description:
+      - The lowest severity that fails the task. C(never) only reports.
+    type: str
+    default: critical
+    choices: [critical, warning, never]
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Validate the plan before a warm migration
+  os_migrate.vmware_migration_kit.validate:
+    server: "{{ vcenter_hostname }}"
+    user: "{{ vcenter_username }}"
+    password: "{{ vcenter_password }}"
+    thumbprint: "{{ vcenter_thumbprint }}"
+    vmname: "{{ vms_list }}"
+    migration_type: warm
+    network_map: "{{ network_map }}"
+    skip_rules: [vmware.snapshot.detected]
+  register: preflight
+
+- name: Show the warnings
+  ansible.builtin.debug:
+    msg: "{{ preflight.findings | selectattr('severity', 'equalto', 'warning') | list }}"
+'''
+
+RETURN = r'''
+msg:
+  description: One-line summary with the counts per severity and, on failure, the failing findings.
+  returned: always
+  type: str
+findings:
+  description: Every finding, in rule order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The rule id, e.g. C(vmware.snapshot.detected).
+      type: str
+      returned: always
+    severity:
+      description: C(critical), C(warning) or C(information).
+      type: str
+      returned: always
+    vm:
+      description: The VM's name.
+      type: str
+      returned: always
+    object:
+      description: The disk, NIC, device or setting concerned.
+      type: str
+      returned: always
+    message:
+      description: What is wrong and what to do.
+      type: str
+      returned: always
+summary:
+  description: The number of findings per severity (C(critical), C(warning), C(information)).
+  returned: always
+  type: dict
+failed_vms:
+  description: VM name to the reason it could not be read (not found, ambiguous name).
+  returned: always
+  type: dict
+'''
