@@ -1014,6 +1014,37 @@ fn bad_input_says_what_to_fix() {
         &no_group,
         &["security group \"no-such-group\" does not exist"],
     );
+    // Quota: a flavor with more vCPUs than the project's cores quota (an administrator makes
+    // it); Nova refuses the server before building anything.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let greedy = unique("greedy");
+    let flavors_file = dir.path().join("flavors.yml");
+    std::fs::write(
+        &flavors_file,
+        format!("resources:\n- type: openstack.compute.Flavor\n  params: {{name: {greedy}, vcpus: 100000, ram: 512, disk: 0}}\n"),
+    )
+    .expect("flavors.yml");
+    let created = run(
+        "import_flavor",
+        json!({"cloud": bed.admin_cloud, "flavors_file": flavors_file}),
+    );
+    ok("import_flavor", &created);
+    cleanup.add(
+        "delete_flavor",
+        created["created_flavor"]["id"].as_str().expect("flavor id"),
+    );
+    let over_quota = run(
+        "create_server",
+        json!({
+            "cloud": bed.cloud, "name": unique("x"), "boot_volume": volume.id, "flavor": greedy,
+        }),
+    );
+    failed_with(
+        "create_server",
+        &over_quota,
+        &["quota exceeded", "cores", "raise the project's quota"],
+    );
+
     let absent = run(
         "delete_server",
         json!({"cloud": bed.cloud, "name": unique("absent")}),
