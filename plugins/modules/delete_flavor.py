@@ -11,7 +11,7 @@ version_added: "3.0.0"
 description:
   - Deletes the flavor with this id, or else the only flavor with this name. Several flavors with
     the name is an error.
-  - A flavor that does not exist is not an error: the module reports C(changed=false).
+  - A flavor that does not exist is not an error; the module then reports C(changed=false).
   - Deleting a flavor needs an administrator by default.
   - In check mode, reports whether it would delete.
 author:

@@ -11,7 +11,7 @@ version_added: "3.0.0"
 description:
   - Deletes the port with this id, or else the only port with this name. Several ports with the name
     is an error.
-  - A port that does not exist is not an error: the module reports C(changed=false).
+  - A port that does not exist is not an error; the module then reports C(changed=false).
   - Neutron deletes ports at once.
   - In check mode, reports whether it would delete.
 author:

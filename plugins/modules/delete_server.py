@@ -11,7 +11,7 @@ version_added: "3.0.0"
 description:
   - Deletes the server with this id, or else the only server with this name. Several servers with
     the name is an error.
-  - A server that does not exist is not an error: the module reports C(changed=false).
+  - A server that does not exist is not an error; the module then reports C(changed=false).
   - Waits until Nova no longer lists the server; its volumes stay (they are never deleted with the
     server).
   - In check mode, reports whether it would delete.

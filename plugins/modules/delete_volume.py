@@ -11,7 +11,7 @@ version_added: "3.0.0"
 description:
   - Deletes the volume with this id, or else the only volume with this name. Several volumes with
     the name is an error.
-  - A volume that does not exist is not an error: the module reports C(changed=false).
+  - A volume that does not exist is not an error; the module then reports C(changed=false).
   - Refuses a volume that is still attached, naming the server to delete or detach first. Waits
     until Cinder no longer lists the volume.
   - In check mode, reports whether it would delete.
