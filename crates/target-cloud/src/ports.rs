@@ -112,10 +112,16 @@ pub async fn ensure_ports(
         )
         .await?;
         if let Some(port) = existing.into_iter().next() {
-            if !port.tags.iter().any(|t| t == marker::TAG) || port.network_id != network.id {
+            if !port.tags.iter().any(|t| t == marker::TAG) {
                 return Err(Error::Foreign(format!(
                     "NIC {index}: MAC {} is already used by port {} ({:?}, network {}) that this migration did not make; delete that port or give the VM's NIC to it by hand",
                     nic.mac, port.id, port.name, port.network_id
+                )));
+            }
+            if port.network_id != network.id {
+                return Err(Error::Invalid(format!(
+                    "NIC {index}: the port an earlier run made for MAC {} ({}) is on network {}, not on {:?} ({}) where the NIC now maps; delete it (delete_port) to have it made on the new network",
+                    nic.mac, port.id, port.network_id, network.name, network.id
                 )));
             }
             let missing: Vec<String> = fixed_ips

@@ -505,6 +505,22 @@ fn ports_keep_macs_and_fixed_ipv4_and_ipv6_and_are_not_duplicated() {
     assert_eq!(ids_again, ids, "the same ports are found again");
     assert_eq!(bed.ports_named_like(&vm).len(), 2, "no duplicate ports");
 
+    // The NIC now maps to another network: the earlier port is named, not silently reused.
+    let moved = write_json(
+        dir.path(),
+        "moved.json",
+        &json!([{"vlan": var("VMKIT_TEST_NETWORK2"), "mac": mac0, "ipaddresses": []}]),
+    );
+    let refused = run(
+        "create_network_port",
+        json!({"cloud": bed.cloud, "os_migrate_nics_file_path": moved, "vm_name": vm, "used_mapped_networks": true}),
+    );
+    failed_with(
+        "create_network_port",
+        &refused,
+        &["an earlier run made", &nic0.id, "delete_port"],
+    );
+
     // macs.json: every NIC on network_name; subnet_uuid is honoured (allocation from it).
     let vm2 = unique("vm");
     let mac2 = random_mac(&format!("{vm2}0"));
