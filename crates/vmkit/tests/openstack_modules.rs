@@ -12,7 +12,7 @@ use std::time::Duration;
 use openstack::cinder::volumes;
 use openstack::neutron::{ports, subnets};
 use openstack::nova::{servers, volume_attachments};
-use openstack::{Client, CloudArg, ConfigLoader};
+use openstack::{Client, CloudArg, ConfigLoader, Request, ServiceType};
 use serde_json::{Value, json};
 
 const HOW_TO_START: &str = "the OpenStack test bed is not up: run `scripts/testbed up openstack; eval \"$(scripts/testbed env)\"`";
@@ -865,6 +865,7 @@ fn volume_to_active_server_chain_and_every_rerun_changes_nothing() {
         (again["changed"].clone(), again["id"].clone()),
         (json!(false), json!(server_id))
     );
+    let server_args_again = server_args.clone();
     let again = run_check("create_server", server_args);
     assert_eq!(again["changed"], json!(false), "check mode sees it exists");
     let again = run("create_network_port", port_args);
@@ -900,6 +901,21 @@ fn volume_to_active_server_chain_and_every_rerun_changes_nothing() {
     let foreign_args = json!({"cloud": bed.cloud, "name": format!("{vm}-other"), "boot_volume": boot.id, "flavor": "m1.tiny"});
     let refused = run("create_server", foreign_args);
     failed_with("create_server", &refused, &["still attached", &server_id]);
+
+    // Without our tag the same-named server is someone else's: not taken over, not twinned
+    // (delete_server, below, deletes by name whatever made it).
+    let tag_path = ["servers", server_id.as_str(), "tags", TAG];
+    bed.block_on(
+        client.send(Request::delete(ServiceType::Compute, &tag_path).microversion("2.26")),
+    )
+    .expect("remove the tag");
+    let refused = run("create_server", server_args_again.clone());
+    failed_with(
+        "create_server",
+        &refused,
+        &["exists that this migration did not make", &server_id],
+    );
+    assert_eq!(bed.count_servers_named(&vm), 1, "no twin was made");
 
     // Teardown through the modules, each re-run a no-op.
     for (module, name) in [
@@ -940,6 +956,20 @@ fn bad_input_says_what_to_fix() {
         &unknown,
         &["no-such-cloud", "is not in", &bed.cloud],
     );
+
+    let twin = unique("twin");
+    let mut twins = Cleanup::new(&bed);
+    for _ in 0..2 {
+        let volume = bed.new_volume(&twin, &[]);
+        twins.add("delete_volume", &volume.id);
+    }
+    let ambiguous = run("volume_info", json!({"cloud": bed.cloud, "name": twin}));
+    failed_with(
+        "volume_info",
+        &ambiguous,
+        &["2 volumes are named", "give the id instead"],
+    );
+    drop(twins);
 
     let config = ConfigLoader::from_process()
         .load(Some(&CloudArg::Name(bed.cloud.clone())))
