@@ -145,10 +145,18 @@ impl VmDataDir {
             path: path.clone(),
             source,
         };
-        fs::create_dir_all(&self.path).map_err(write_error)?;
-        let mut temporary = tempfile_in(&self.path, name).map_err(write_error)?;
+        // The directory is created only when missing: one mkdir per VM, not one per file.
+        let mut temporary = match tempfile_in(&self.path, name) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&self.path).map_err(write_error)?;
+                tempfile_in(&self.path, name)
+            }
+            other => other,
+        }
+        .map_err(write_error)?;
+        // No fsync: the files are re-created by exporting again, and a rename over the old file
+        // never leaves a half-written one visible.
         temporary.1.write_all(&bytes).map_err(write_error)?;
-        temporary.1.sync_all().map_err(write_error)?;
         fs::rename(&temporary.0, &path).map_err(|source| {
             let _ = fs::remove_file(&temporary.0);
             Error::Write {
