@@ -154,7 +154,8 @@ struct RawGuestInfo {
     ipv6: Option<String>,
     #[serde(default)]
     moid: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Written through `rest` instead, so that it comes after the `hw_ethN` keys.
+    #[serde(default, skip_serializing)]
     vmkit: Option<VmkitInfo>,
     #[serde(flatten)]
     rest: Map<String, Value>,
@@ -218,10 +219,13 @@ impl From<GuestInfo> for RawGuestInfo {
         let hw_interfaces = info.interface_names();
         let mut rest = info.other;
         for (index, eth) in info.interfaces.into_iter().enumerate() {
-            // HwEth holds only strings and lists: it always serializes.
+            // HwEth and VmkitInfo hold only strings, numbers and lists: they always serialize.
             if let Ok(value) = serde_json::to_value(eth) {
                 rest.insert(format!("hw_eth{index}"), value);
             }
+        }
+        if let Some(Ok(value)) = info.vmkit.as_ref().map(serde_json::to_value) {
+            rest.insert("vmkit".to_owned(), value);
         }
         Self {
             hw_name: info.hw_name,
@@ -245,7 +249,7 @@ impl From<GuestInfo> for RawGuestInfo {
             ipv4: info.ipv4,
             ipv6: info.ipv6,
             moid: info.moid,
-            vmkit: info.vmkit,
+            vmkit: None,
             rest,
         }
     }

@@ -146,6 +146,26 @@ fn assert_export_matches(dir: &Path, vm: &FixtureVm, datacenter: &str, datastore
         ctx("hw_files")
     );
 
+    // The typed reader reads back exactly what was written, `vmkit` after the `hw_ethN` keys.
+    let typed = migration_data::VmDataDir::new(dir.parent().unwrap(), name)
+        .unwrap()
+        .read_guest_info()
+        .unwrap();
+    assert!(typed.vmkit.is_some(), "{}", ctx("typed vmkit"));
+    assert_eq!(
+        serde_json::to_value(&typed).unwrap(),
+        guest,
+        "{}",
+        ctx("typed round trip")
+    );
+    let text = std::fs::read_to_string(dir.join("guest_info.json")).unwrap();
+    if !vm.nics.is_empty() {
+        assert!(
+            text.find("\"hw_eth0\"").unwrap() < text.find("\"vmkit\"").unwrap(),
+            "{}",
+            ctx("key order")
+        );
+    }
     let vmkit = &guest["vmkit"];
     assert_eq!(vmkit["firmware"], json!(vm.firmware), "{}", ctx("firmware"));
     assert_eq!(
@@ -638,6 +658,38 @@ fn wrong_password_and_wrong_thumbprint_are_clear_errors() {
             .as_str()
             .unwrap()
             .contains("at most one of thumbprint"),
+        "{result:#}"
+    );
+}
+
+#[test]
+fn validate_certs_is_the_inverse_of_vmware_insecure() {
+    let sim = simulator();
+    let data = tempfile::tempdir().unwrap();
+    let mut unpinned = args(
+        &sim,
+        json!({"vmname": "lab-linux-bios", "os_migrate_vmw_data_dir": data.path()}),
+    );
+    unpinned.as_object_mut().unwrap().remove("thumbprint");
+    // The simulator's certificate is self-signed: verified by default, refused.
+    let (out, result) = run_module("export_metadata", &unpinned, &[]);
+    assert!(!out.status.success(), "{result:#}");
+    assert!(
+        result["msg"]
+            .as_str()
+            .unwrap()
+            .contains("cannot log in to vSphere"),
+        "{result:#}"
+    );
+    unpinned["validate_certs"] = json!(false);
+    let (out, result) = run_module("export_metadata", &unpinned, &[]);
+    assert!(out.status.success(), "{result:#}");
+    unpinned["validate_certs"] = json!(true);
+    unpinned["vmware_insecure"] = json!(true);
+    let (out, result) = run_module("export_metadata", &unpinned, &[]);
+    assert!(!out.status.success());
+    assert!(
+        result["msg"].as_str().unwrap().contains("contradict"),
         "{result:#}"
     );
 }
