@@ -120,6 +120,48 @@ fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vsphere::xml::Element;
+
+    fn vm(moref: &str, name: &str) -> ObjectContent {
+        ObjectContent {
+            obj: MoRef::virtual_machine(moref),
+            props: vec![(
+                "name".to_owned(),
+                Element {
+                    name: "val".to_owned(),
+                    xsi_type: None,
+                    ref_type: None,
+                    text: name.to_owned(),
+                    children: Vec::new(),
+                },
+            )],
+            missing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_name_resolves_alone_unique_missing_or_ambiguous() {
+        let vms = [vm("vm-1", "web01"), vm("vm-2", "db01"), vm("vm-3", "db01")];
+        let selection = Selection {
+            names: vec!["web01".into(), "nope".into(), "db01".into(), "web01".into()],
+            folder: None,
+        };
+        let selected = resolve(&vms, &Inventory::default(), &selection).unwrap();
+        let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["web01", "nope", "db01"], "duplicates asked once");
+        assert_eq!(selected[0].moref.as_ref().unwrap().value, "vm-1");
+        assert!(matches!(selected[1].moref, Err(Error::VmNotFound(_))));
+        assert!(matches!(
+            selected[2].moref,
+            Err(Error::AmbiguousName { count: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_selection_is_refused() {
+        let error = resolve(&[], &Inventory::default(), &Selection::default()).unwrap_err();
+        assert!(error.to_string().contains("vmname"), "{error}");
+    }
 
     #[test]
     fn folders_match_by_inventory_path_or_below_the_vm_folder() {
