@@ -85,5 +85,5 @@ flavor:
     swap: {description: Swap in MiB., type: int, returned: always}
     ephemeral: {description: Ephemeral disk in GiB (also as C(OS-FLV-EXT-DATA:ephemeral))., type: int, returned: always}
     is_public: {description: Public flavor (also as C(os-flavor-access:is_public))., type: bool, returned: always}
-    extra_specs: {description: Extra specs, when the policy shows them., type: dict, returned: always}
+    extra_specs: {description: "Extra specs, when the policy shows them.", type: dict, returned: always}
 '''

@@ -21,7 +21,7 @@ description:
     the end, naming every VM that failed, and still returns the results of the others.
   - Files are rewritten only when their content changes, so a second run reports no change.
     In check mode nothing is written and C(changed) tells whether files would change.
-  - Needs no Python library: no pyvmomi, no vmware.vmware collection.
+  - "Needs no Python library: no pyvmomi, no vmware.vmware collection."
 author:
   - os-migrate contributors (@os-migrate)
 options:
@@ -39,10 +39,9 @@ options:
     aliases: [vcenter_username, username]
   password:
     description:
-      - The vSphere password. Never logged or returned.
+      - The vSphere password. A secret (no_log), never logged or returned.
     type: str
     required: true
-    no_log: true
     aliases: [vcenter_password]
   vmware_insecure:
     description:

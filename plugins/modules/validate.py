@@ -42,10 +42,9 @@ options:
     aliases: [vcenter_username, username]
   password:
     description:
-      - The vSphere password. Never logged or returned.
+      - The vSphere password. A secret (no_log), never logged or returned.
     type: str
     required: true
-    no_log: true
     aliases: [vcenter_password]
   vmware_insecure:
     description:
@@ -66,7 +65,7 @@ options:
     type: path
   vmname:
     description:
-      - One VM name or a list of names: the plan. Duplicate MACs are looked for across it.
+      - "One VM name or a list of names: the plan. Duplicate MACs are looked for across it."
     type: list
     elements: str
     aliases: [vm_name, vms_list]

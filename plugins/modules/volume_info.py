@@ -65,5 +65,5 @@ volumes:
     volume_image_metadata: {description: The image properties Nova reads when booting from the volume., type: dict, returned: always}
     volume_type: {description: Volume type name., type: str, returned: always}
     availability_zone: {description: Availability zone., type: str, returned: always}
-    attachments: {description: C(server_id), C(attachment_id), C(device) of each attachment., type: list, returned: always}
+    attachments: {description: "C(server_id), C(attachment_id), C(device) of each attachment.", type: list, returned: always}
 '''

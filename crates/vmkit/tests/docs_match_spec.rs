@@ -28,9 +28,43 @@ fn documentation(module: &str) -> Value {
         let parsed: Value = serde_norway::from_str(&block(required))
             .unwrap_or_else(|e| panic!("{module}: {required} is not YAML: {e}"));
         assert!(!parsed.is_null(), "{module}: {required} is empty");
+        if required == "RETURN" {
+            descriptions_are_text(module, "RETURN", &parsed);
+        }
     }
-    serde_norway::from_str(&block("DOCUMENTATION"))
-        .unwrap_or_else(|e| panic!("{module}: DOCUMENTATION is not YAML: {e}"))
+    let docs: Value = serde_norway::from_str(&block("DOCUMENTATION"))
+        .unwrap_or_else(|e| panic!("{module}: DOCUMENTATION is not YAML: {e}"));
+    descriptions_are_text(module, "DOCUMENTATION", &docs);
+    docs
+}
+
+/// An unquoted `: ` inside a description line turns it into a mapping, which ansible-doc and
+/// validate-modules refuse; catch it here, where it is quick to see.
+fn descriptions_are_text(module: &str, path: &str, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                let here = format!("{path}.{key}");
+                if key == "description" {
+                    let text = match item {
+                        Value::String(_) => true,
+                        Value::Array(lines) => lines.iter().all(Value::is_string),
+                        _ => false,
+                    };
+                    assert!(
+                        text,
+                        "{module}: {here} must be text (quote a line holding ': '): {item}"
+                    );
+                } else {
+                    descriptions_are_text(module, &here, item);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| descriptions_are_text(module, path, item)),
+        _ => {}
+    }
 }
 
 fn strings(v: &Value) -> BTreeSet<String> {
@@ -61,10 +95,25 @@ fn compare(module: &str, arg: &ArgSpec, doc: &Value) -> Vec<String> {
         arg.required.to_string(),
         doc["required"].as_bool().unwrap_or(false).to_string(),
     );
+    // Ansible's documentation schema has no `no_log` key (validate-modules rejects it), so a
+    // secret option says so in its description instead.
     check(
-        "no_log",
+        "no_log (said as \"(no_log)\" in the description)",
         arg.no_log.to_string(),
-        doc["no_log"].as_bool().unwrap_or(false).to_string(),
+        doc["description"]
+            .to_string()
+            .contains("(no_log)")
+            .to_string(),
+    );
+    check(
+        "a `no_log` key (validate-modules rejects it)",
+        "absent".into(),
+        if doc.get("no_log").is_some() {
+            "present"
+        } else {
+            "absent"
+        }
+        .into(),
     );
     check(
         "default",
