@@ -58,7 +58,7 @@ volumes:
   contains:
     id: {description: Volume id., type: str, returned: always}
     name: {description: Volume name., type: str, returned: always}
-    status: {description: Cinder status (available, in-use, ...)., type: str, returned: always}
+    status: {description: "Cinder status (available, in-use, ...).", type: str, returned: always}
     size: {description: Size in GiB., type: int, returned: always}
     bootable: {description: Whether the volume is bootable., type: bool, returned: always}
     metadata: {description: The volume's metadata., type: dict, returned: always}

@@ -30,12 +30,43 @@ fn documentation(module: &str) -> Value {
         assert!(!parsed.is_null(), "{module}: {required} is empty");
         if required == "RETURN" {
             descriptions_are_text(module, "RETURN", &parsed);
+            return_keys_are_known(module, "RETURN", &parsed);
         }
     }
     let docs: Value = serde_norway::from_str(&block("DOCUMENTATION"))
         .unwrap_or_else(|e| panic!("{module}: DOCUMENTATION is not YAML: {e}"));
     descriptions_are_text(module, "DOCUMENTATION", &docs);
     docs
+}
+
+/// A comma inside an unquoted `{description: …}` flow mapping splits it into bogus keys.
+fn return_keys_are_known(module: &str, path: &str, value: &Value) {
+    const KNOWN: &[&str] = &[
+        "description",
+        "returned",
+        "type",
+        "sample",
+        "contains",
+        "elements",
+        "version_added",
+    ];
+    let Value::Object(entries) = value else {
+        return;
+    };
+    for (name, entry) in entries {
+        let Value::Object(fields) = entry else {
+            continue;
+        };
+        for key in fields.keys() {
+            assert!(
+                KNOWN.contains(&key.as_str()),
+                "{module}: {path}.{name} has the key {key:?}: quote its description"
+            );
+        }
+        if let Some(contains) = fields.get("contains") {
+            return_keys_are_known(module, &format!("{path}.{name}"), contains);
+        }
+    }
 }
 
 /// An unquoted `: ` inside a description line turns it into a mapping, which ansible-doc and
