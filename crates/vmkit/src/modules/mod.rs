@@ -13,6 +13,7 @@ mod delete_volume;
 pub(crate) mod export_metadata;
 mod flavor_info;
 mod import_flavor;
+pub(crate) mod migrate;
 pub(crate) mod validate;
 mod volume_info;
 mod volume_metadata_info;
@@ -49,6 +50,7 @@ pub static MODULES: &[ModuleEntry] = &[
     entry::<export_metadata::ExportMetadata>(),
     entry::<flavor_info::FlavorInfo>(),
     entry::<import_flavor::ImportFlavor>(),
+    entry::<migrate::Migrate>(),
     entry::<validate::Validate>(),
     entry::<volume_info::VolumeInfo>(),
     entry::<volume_metadata_info::VolumeMetadataInfo>(),

@@ -1,0 +1,75 @@
+//! What can stop a migration, each saying which step failed and what to do.
+
+/// A failed migration. The `what` of each variant names the step and the object.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what}: {cause}")]
+    Vsphere { what: String, cause: vsphere::Error },
+    #[error("{what}: {cause}")]
+    Cloud {
+        what: String,
+        cause: openstack::Error,
+    },
+    #[error("{what}: {cause}")]
+    Nbdkit {
+        what: String,
+        cause: conversion_host::nbdkit::NbdkitError,
+    },
+    #[error("{what}: {cause}")]
+    Device {
+        what: String,
+        cause: conversion_host::device::DeviceError,
+    },
+    #[error("{what}: {cause}")]
+    Copy {
+        what: String,
+        cause: copy_engine::CopyError,
+    },
+    #[error("{what}: {cause}")]
+    Io { what: String, cause: std::io::Error },
+    /// The request cannot be carried out as given; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Conversion(String),
+    #[error("stopped by a signal (SIGTERM/SIGINT); the snapshot and attachments were cleaned up")]
+    Cancelled,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches the step's description to a library error.
+pub(crate) trait Step<T> {
+    fn step(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+macro_rules! step_for {
+    ($error:ty, $variant:ident) => {
+        impl<T> Step<T> for std::result::Result<T, $error> {
+            fn step(self, what: impl FnOnce() -> String) -> Result<T> {
+                self.map_err(|cause| Error::$variant {
+                    what: what(),
+                    cause,
+                })
+            }
+        }
+    };
+}
+
+step_for!(vsphere::Error, Vsphere);
+step_for!(openstack::Error, Cloud);
+step_for!(conversion_host::nbdkit::NbdkitError, Nbdkit);
+step_for!(conversion_host::device::DeviceError, Device);
+step_for!(std::io::Error, Io);
+
+impl<T> Step<T> for std::result::Result<T, copy_engine::CopyError> {
+    fn step(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|cause| match cause {
+            copy_engine::CopyError::Cancelled { .. } => Error::Cancelled,
+            cause => Error::Copy {
+                what: what(),
+                cause,
+            },
+        })
+    }
+}

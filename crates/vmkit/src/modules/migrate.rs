@@ -1,0 +1,336 @@
+//! `migrate`: copies a VM's disks into Cinder volumes on this conversion host — cold, a warm
+//! (CBT) sync round, or the cutover — and converts the guest. The work is in the `migrate` crate.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ansible_module::{Context, Module, ModuleArgs, Response, Secret};
+use anyhow::{Context as _, anyhow, bail};
+use conversion_host::nbdkit::SecretValue;
+use migrate::{ConversionHostId, ConversionOptions, Phase, Request, Transport};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::cloud::connect;
+use super::vsphere_connection::{Connection, logout};
+
+pub struct Migrate;
+
+#[derive(Debug, Deserialize, ModuleArgs)]
+pub struct Args {
+    /// vCenter or ESXi: `host`, `host:port` or `https://host/sdk`.
+    #[arg(aliases = ["vcenter_hostname", "hostname"])]
+    pub server: String,
+    #[arg(aliases = ["vcenter_username", "username"])]
+    pub user: String,
+    #[arg(no_log, aliases = ["vcenter_password"])]
+    pub password: Secret,
+    #[arg(aliases = ["vm_name"])]
+    pub vmname: String,
+    /// The VM's inventory folder (guest_info's `hw_folder`); the VM is looked up by name when nothing is there.
+    #[arg(default = "/ha-datacenter/vm/")]
+    pub vddkpath: String,
+    /// A clouds.yaml cloud name or the original's dict; absent: OS_CLOUD / OS_* variables.
+    #[arg(aliases = ["cloud"])]
+    pub dst_cloud: Option<Value>,
+    /// How the conversion host reads the disks.
+    #[arg(default = "vddk", choices = ["vddk", "https", "file"])]
+    pub transport: String,
+    /// VDDK's directory (vddk transport).
+    #[arg(default = "/usr/lib/vmware-vix-disklib", type = "path")]
+    pub libdir: String,
+    /// VDDK transport modes, e.g. `nbdssl` or `file:nbdssl:nbd`.
+    pub transports: Option<String>,
+    #[arg(default = "fastlz", choices = ["none", "zlib", "fastlz", "skipz"])]
+    pub compression: String,
+    /// Where the datastores are mounted (file transport): one sub-directory per datastore.
+    #[arg(type = "path")]
+    pub localdiskpath: Option<String>,
+    #[arg(default = false)]
+    pub vmware_insecure: bool,
+    pub validate_certs: Option<bool>,
+    /// Pin the vSphere certificate: SHA-1 (as vSphere shows it) or SHA-256.
+    pub thumbprint: Option<String>,
+    #[arg(type = "path")]
+    pub ca_file: Option<String>,
+    /// Data directory on the conversion host; the VM's lock, log and progress file go in `<osmdatadir>/<vmname>/`.
+    #[arg(default = "/tmp/os-migrate", type = "path", aliases = ["os_migrate_vmw_data_dir"])]
+    pub osmdatadir: String,
+    #[arg(type = "path")]
+    pub progress_file: Option<String>,
+    pub volumeaz: Option<String>,
+    pub volumetype: Option<String>,
+    /// `[{vmware_datastore: ds, openstack_type: type}]` (or a dict datastore → type).
+    pub volume_type_mapping: Option<Value>,
+    /// New volumes read as zeroes: zero runs are not written.
+    #[arg(default = false)]
+    pub assumezero: bool,
+    /// Warm migration: copy while the VM runs, then only the changes.
+    #[arg(default = false)]
+    pub cbtsync: bool,
+    /// With cbtsync: power the VM off and copy the last changes.
+    #[arg(default = false)]
+    pub cutover: bool,
+    /// Turn changed block tracking on when a warm migration finds it off.
+    #[arg(default = false)]
+    pub enable_cbt: bool,
+    #[arg(default = false)]
+    pub skipconversion: bool,
+    #[arg(default = false)]
+    pub multidiskfs: bool,
+    #[arg(type = "path")]
+    pub runscript: Option<String>,
+    #[arg(type = "path", aliases = ["firstboot"])]
+    pub bootscript: Option<String>,
+    pub extraopts: Option<String>,
+    #[arg(default = false, aliases = ["debug_mode"])]
+    pub debug: bool,
+    /// The conversion host's Nova server id; else the metadata service, else `convhostname`.
+    pub instanceuuid: Option<String>,
+    pub convhostname: Option<String>,
+    #[arg(default = "http://169.254.169.254/openstack/latest/meta_data.json")]
+    pub metadata_url: String,
+    #[arg(default = 2)]
+    pub disk_parallelism: u32,
+    /// Seconds for a guest shutdown before a hard power-off.
+    #[arg(default = 300)]
+    pub poweroff_timeout: u64,
+    /// Seconds to wait for Cinder and Nova (volume available, attached, detached).
+    #[arg(default = 3600)]
+    pub timeout: u64,
+    #[allow(dead_code)] // accepted for the original's playbooks, with a warning
+    #[arg(
+        default = false,
+        unused = "nbdkit always listens on a private Unix socket"
+    )]
+    pub usesocks: bool,
+    #[allow(dead_code)] // accepted for the original's playbooks, with a warning
+    #[arg(unused = "the module always waits for the migration to end")]
+    pub wait: Option<bool>,
+    #[allow(dead_code)] // accepted for the original's playbooks, with a warning
+    #[arg(
+        default = false,
+        unused = "importing existing backend volumes (Cinder manage) is not supported"
+    )]
+    pub externalvolume: bool,
+    #[allow(dead_code)] // accepted for the original's playbooks, with a warning
+    #[arg(unused = "importing existing backend volumes (Cinder manage) is not supported")]
+    pub volumename: Option<String>,
+    #[allow(dead_code)] // accepted for the original's playbooks, with a warning
+    #[arg(unused = "importing existing backend volumes (Cinder manage) is not supported")]
+    pub hostpool: Option<String>,
+}
+
+impl Module for Migrate {
+    const NAME: &'static str = "migrate";
+    type Args = Args;
+
+    fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
+        if args.cutover && !args.cbtsync {
+            ctx.warn(
+                "cutover: true without cbtsync: true is a cold migration (the VM is powered off and \
+                 copied whole); set cbtsync: true for the cutover of a warm migration",
+            );
+        }
+        let connection = Connection {
+            server: &args.server,
+            user: &args.user,
+            password: &args.password,
+            vmware_insecure: args.vmware_insecure,
+            validate_certs: args.validate_certs,
+            thumbprint: args.thumbprint.as_deref(),
+            ca_file: args.ca_file.as_deref(),
+        };
+        let tls = connection.tls_mode()?;
+        let data_dir =
+            PathBuf::from(&args.osmdatadir).join(migrate::names::safe_vm_name(&args.vmname));
+        let mut request = Request {
+            vm_name: args.vmname.clone(),
+            folder: Some(args.vddkpath.clone()),
+            phase: Phase::from_flags(args.cbtsync, args.cutover),
+            enable_cbt: args.enable_cbt,
+            transport: Transport::File {
+                root: PathBuf::new(),
+            },
+            conversion: (!args.skipconversion)
+                .then(|| -> anyhow::Result<ConversionOptions> {
+                    Ok(ConversionOptions {
+                        run_script: args.runscript.as_ref().map(PathBuf::from),
+                        firstboot_script: args.bootscript.as_ref().map(PathBuf::from),
+                        extra_args: migrate::conversion::split_args(
+                            args.extraopts.as_deref().unwrap_or(""),
+                        )
+                        .map_err(|e| anyhow!("argument 'extraopts' {e}"))?,
+                        multi_disk: args.multidiskfs,
+                        debug: args.debug,
+                    })
+                })
+                .transpose()?,
+            conversion_host: match args
+                .instanceuuid
+                .as_deref()
+                .filter(|u| !u.trim().is_empty())
+            {
+                Some(uuid) => ConversionHostId::Uuid(uuid.trim().to_owned()),
+                None => ConversionHostId::Discover {
+                    metadata_url: args.metadata_url.clone(),
+                    server_name: args.convhostname.clone().filter(|n| !n.trim().is_empty()),
+                },
+            },
+            volume_type: args.volumetype.clone().filter(|t| !t.is_empty()),
+            volume_type_mapping: volume_type_mapping(args.volume_type_mapping.as_ref())?,
+            availability_zone: args.volumeaz.clone().filter(|z| !z.is_empty()),
+            assume_zero: args.assumezero,
+            disk_parallelism: args.disk_parallelism.clamp(1, 16) as usize,
+            poweroff_timeout: Duration::from_secs(args.poweroff_timeout),
+            progress_file: args
+                .progress_file
+                .as_ref()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("migrate-progress.jsonl")),
+            log_file: data_dir.join("migrate.log"),
+            data_dir,
+            nbdkit_verbose: args.debug,
+            cloud_timeout: Duration::from_secs(args.timeout),
+            check_mode: ctx.check_mode,
+        };
+        let cancel = copy_engine::cancel_on_signals().context("cannot watch for SIGTERM")?;
+        let result = super::block_on(async {
+            let client = connection.connect().await?;
+            request.transport = transport(&args, &tls, &client).await?;
+            let cloud = connect("dst_cloud", args.dst_cloud.as_ref()).await?;
+            let password = SecretValue::new(args.password.expose());
+            let vsphere = migrate::Vsphere {
+                client: &client,
+                server: client.url().host_str().unwrap_or(&args.server),
+                user: &args.user,
+                password: &password,
+            };
+            let result = migrate::migrate(&vsphere, &cloud, &request, cancel).await;
+            logout(&client).await;
+            Ok::<_, anyhow::Error>(result?)
+        })?;
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            // The role fetches the log named here and shows its end.
+            Err(e) => {
+                return Ok(Response::failed(format!(
+                    "migrating VM {:?} failed: {e:#}; the log is {}",
+                    args.vmname,
+                    request.log_file.display()
+                ))
+                .with("log_file", json!(request.log_file))
+                .with("progress_file", json!(request.progress_file)));
+            }
+        };
+        let msg = match (outcome.changed, ctx.check_mode) {
+            (false, _) => format!(
+                "VM {:?}: the volumes already hold the final disks",
+                outcome.vm
+            ),
+            (true, true) => format!(
+                "VM {:?}: would migrate {} disk(s)",
+                outcome.vm,
+                outcome.disks.len()
+            ),
+            (true, false) => format!(
+                "VM {:?}: {:?} done, {} disk(s), {} bytes copied in {:.1} s",
+                outcome.vm,
+                outcome.phase,
+                outcome.disks.len(),
+                outcome.disks.iter().map(|d| d.bytes_copied).sum::<u64>(),
+                outcome.seconds
+            ),
+        };
+        Ok(Response::new()
+            .changed(outcome.changed)
+            .msg(msg)
+            .with("id", json!(outcome.volume_ids))
+            .with("disks", json!(outcome.disks))
+            .with("converted", json!(outcome.converted))
+            .with("conversion_ran", json!(outcome.conversion_ran))
+            .with("vm", json!(outcome.vm_moref))
+            .with("phase", json!(outcome.phase))
+            .with("power_off", json!(outcome.power_off))
+            .with("seconds", json!(outcome.seconds))
+            .with("progress_file", json!(request.progress_file))
+            .with("log_file", json!(request.log_file)))
+    }
+}
+
+async fn transport(
+    args: &Args,
+    tls: &vsphere::TlsMode,
+    client: &vsphere::Client,
+) -> anyhow::Result<Transport> {
+    Ok(match args.transport.as_str() {
+        "vddk" => {
+            let thumbprint = match tls {
+                vsphere::TlsMode::Thumbprint(pin @ vsphere::Thumbprint::Sha1(_)) => pin.to_string(),
+                // The SOAP connection has just checked this server's certificate as asked.
+                _ => {
+                    let url = client.url();
+                    let host = url.host_str().context("the vSphere URL has no host")?;
+                    let port = url.port_or_known_default().unwrap_or(443);
+                    vsphere::tls::read_server_certificate(host, port)
+                        .await
+                        .with_context(|| format!("cannot read the certificate thumbprint of {host}:{port} for VDDK"))?
+                        .sha1
+                        .to_string()
+                }
+            };
+            Transport::Vddk {
+                libdir: PathBuf::from(&args.libdir),
+                thumbprint,
+                transports: args.transports.clone(),
+                compression: Some(args.compression.clone()),
+            }
+        }
+        "https" => Transport::Https {
+            // A thumbprint pin was checked on the SOAP connection; curl cannot pin one.
+            verify_tls: matches!(tls, vsphere::TlsMode::Verify | vsphere::TlsMode::CaFile(_)),
+            ca_file: args.ca_file.as_ref().map(PathBuf::from),
+        },
+        "file" => Transport::File {
+            root: PathBuf::from(args.localdiskpath.as_deref().context(
+                "transport file needs localdiskpath: the directory where the datastores are mounted",
+            )?),
+        },
+        other => bail!("argument 'transport': unknown transport {other:?}"),
+    })
+}
+
+fn volume_type_mapping(value: Option<&Value>) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut mapping = BTreeMap::new();
+    match value {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (datastore, kind) in map {
+                let kind = kind.as_str().with_context(|| {
+                    format!("argument 'volume_type_mapping': the type of datastore {datastore:?} must be a string")
+                })?;
+                mapping.insert(datastore.clone(), kind.to_owned());
+            }
+        }
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let field = |name: &str| {
+                    item.get(name).and_then(Value::as_str).with_context(|| {
+                        format!(
+                            "argument 'volume_type_mapping': item {i} needs `vmware_datastore` and `openstack_type` strings"
+                        )
+                    })
+                };
+                mapping.insert(
+                    field("vmware_datastore")?.to_owned(),
+                    field("openstack_type")?.to_owned(),
+                );
+            }
+        }
+        Some(_) => bail!(
+            "argument 'volume_type_mapping' must be a list of {{vmware_datastore, openstack_type}}"
+        ),
+    }
+    Ok(mapping)
+}
