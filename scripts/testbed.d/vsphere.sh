@@ -7,7 +7,11 @@
 #   VMKIT_TESTBED_VSPHERE_PORT          SOAP https port on 127.0.0.1 (default 8989)
 #   VMKIT_TESTBED_VSPHERE_CONTROL_PORT  test-control http port on 127.0.0.1 (default 8990)
 #   VMKIT_TESTBED_VSPHERE_BULK          extra plain VMs bulk-0001... for benchmarks (default 0)
-# State: $VMKIT_TESTBED_DIR/vsphere (binaries, Go build cache, log, PID, datastores).
+#   VMKIT_TESTBED_ESXI_PORT             SOAP port of the standalone ESXi simulator (default 8991)
+#   VMKIT_TESTBED_ESXI_CONTROL_PORT     its test-control port (default 8992)
+# A second launcher serves a standalone ESXi host (`-model esx`, tests/fixtures/esxi.yaml) beside the
+# vCenter; both start, stop and are exported together.
+# State: $VMKIT_TESTBED_DIR/vsphere (binaries, Go build cache, log, PID, datastores; esxi/ for the host).
 
 VSPHERE_DIR=$VMKIT_TESTBED_DIR/vsphere
 VSPHERE_LAUNCHER=$VSPHERE_DIR/vcsim-launcher
@@ -20,6 +24,14 @@ VSPHERE_DATASTORES=$VSPHERE_DIR/datastores
 VSPHERE_PORT=${VMKIT_TESTBED_VSPHERE_PORT:-8989}
 VSPHERE_CONTROL_PORT=${VMKIT_TESTBED_VSPHERE_CONTROL_PORT:-8990}
 VSPHERE_BULK=${VMKIT_TESTBED_VSPHERE_BULK:-0}
+ESXI_DIR=$VSPHERE_DIR/esxi
+ESXI_PIDFILE=$ESXI_DIR/vcsim.pid
+ESXI_READY=$ESXI_DIR/vcsim.json
+ESXI_ENV=$ESXI_DIR/vcsim.env
+ESXI_LOG=$ESXI_DIR/vcsim.log
+ESXI_DATASTORES=$ESXI_DIR/datastores
+ESXI_PORT=${VMKIT_TESTBED_ESXI_PORT:-8991}
+ESXI_CONTROL_PORT=${VMKIT_TESTBED_ESXI_CONTROL_PORT:-8992}
 VSPHERE_PACKAGES="golang-go golang-github-vmware-govmomi-dev golang-gopkg-yaml.v3-dev"
 
 vsphere_say() { echo "vsphere: $*" >&2; }
@@ -47,47 +59,69 @@ vsphere_build() {
 }
 
 vsphere_running() { testbed_pid_alive "$VSPHERE_PIDFILE" "$VSPHERE_LAUNCHER"; }
+esxi_running() { testbed_pid_alive "$ESXI_PIDFILE" "$VSPHERE_LAUNCHER"; }
 
-vsphere_up() {
-  if vsphere_running && [[ -s $VSPHERE_READY ]]; then
-    vsphere_say "already up (pid $(<"$VSPHERE_PIDFILE"))"
-    return 0
-  fi
-  vsphere_down 2>/dev/null # a half-started or crashed launcher leaves files behind
-  mkdir -p "$VSPHERE_DIR"
-  vsphere_build || return 1
-  mkdir -p "$VSPHERE_DATASTORES"
-  nohup "$VSPHERE_LAUNCHER" \
-    -listen "127.0.0.1:$VSPHERE_PORT" -control "127.0.0.1:$VSPHERE_CONTROL_PORT" \
-    -fixtures "$TESTBED_REPO/tests/fixtures/vms.yaml" -datastores "$VSPHERE_DATASTORES" \
-    -bulk "$VSPHERE_BULK" -ready "$VSPHERE_READY" >"$VSPHERE_LOG" 2>&1 </dev/null &
-  local pid=$! i
-  echo "$pid" >"$VSPHERE_PIDFILE"
+# Starts one launcher in the background: pidfile ready log datastores, then its flags.
+vsphere_start() {
+  local pidfile=$1 ready=$2 log=$3 datastores=$4
+  shift 4
+  mkdir -p "$datastores"
+  nohup "$VSPHERE_LAUNCHER" -datastores "$datastores" -ready "$ready" "$@" >"$log" 2>&1 </dev/null &
+  echo "$!" >"$pidfile"
+}
+
+# Waits until the launcher wrote its ready file; on failure shows its log.
+vsphere_wait() { # pidfile ready log
+  local pid i
+  pid=$(<"$1")
   for ((i = 0; i < 1200; i++)); do
-    [[ -s $VSPHERE_READY ]] && break
+    [[ -s $2 ]] && return 0
     if ! kill -0 "$pid" 2>/dev/null; then
-      vsphere_say "the launcher exited; its log ($VSPHERE_LOG) ends with:"
-      tail -n 20 "$VSPHERE_LOG" >&2
-      vsphere_down 2>/dev/null
+      vsphere_say "the launcher exited; its log ($3) ends with:"
+      tail -n 20 "$3" >&2
       return 1
     fi
     sleep 0.1
   done
-  if [[ ! -s $VSPHERE_READY ]]; then
-    vsphere_say "not ready after 120 s; see $VSPHERE_LOG"
-    vsphere_down
+  vsphere_say "not ready after 120 s; see $3"
+  return 1
+}
+
+vsphere_up() {
+  if vsphere_running && [[ -s $VSPHERE_READY ]] && esxi_running && [[ -s $ESXI_READY ]]; then
+    vsphere_say "already up (pids $(<"$VSPHERE_PIDFILE") $(<"$ESXI_PIDFILE"))"
+    return 0
+  fi
+  vsphere_down 2>/dev/null # a half-started or crashed launcher leaves files behind
+  mkdir -p "$VSPHERE_DIR" "$ESXI_DIR"
+  vsphere_build || return 1
+  # Both start at once: the ESXi host's few VMs are ready before the vCenter's.
+  vsphere_start "$VSPHERE_PIDFILE" "$VSPHERE_READY" "$VSPHERE_LOG" "$VSPHERE_DATASTORES" \
+    -listen "127.0.0.1:$VSPHERE_PORT" -control "127.0.0.1:$VSPHERE_CONTROL_PORT" \
+    -fixtures "$TESTBED_REPO/tests/fixtures/vms.yaml" -bulk "$VSPHERE_BULK"
+  vsphere_start "$ESXI_PIDFILE" "$ESXI_READY" "$ESXI_LOG" "$ESXI_DATASTORES" -model esx \
+    -listen "127.0.0.1:$ESXI_PORT" -control "127.0.0.1:$ESXI_CONTROL_PORT" \
+    -fixtures "$TESTBED_REPO/tests/fixtures/esxi.yaml"
+  if ! vsphere_wait "$VSPHERE_PIDFILE" "$VSPHERE_READY" "$VSPHERE_LOG" ||
+    ! vsphere_wait "$ESXI_PIDFILE" "$ESXI_READY" "$ESXI_LOG"; then
+    vsphere_down 2>/dev/null
     return 1
   fi
   vsphere_say "up: https://127.0.0.1:$VSPHERE_PORT/sdk, control http://127.0.0.1:$VSPHERE_CONTROL_PORT (pid $(<"$VSPHERE_PIDFILE"))"
+  vsphere_say "up: ESXi https://127.0.0.1:$ESXI_PORT/sdk, control http://127.0.0.1:$ESXI_CONTROL_PORT (pid $(<"$ESXI_PIDFILE"))"
 }
 
 vsphere_down() {
   if vsphere_running; then
     vsphere_say "stopping pid $(<"$VSPHERE_PIDFILE")"
   fi
+  if esxi_running; then
+    vsphere_say "stopping ESXi pid $(<"$ESXI_PIDFILE")"
+  fi
   testbed_stop_pid "$VSPHERE_PIDFILE" "$VSPHERE_LAUNCHER"
-  rm -rf "$VSPHERE_DATASTORES"
-  rm -f "$VSPHERE_READY" "$VSPHERE_ENV"
+  testbed_stop_pid "$ESXI_PIDFILE" "$VSPHERE_LAUNCHER"
+  rm -rf "$VSPHERE_DATASTORES" "$ESXI_DATASTORES"
+  rm -f "$VSPHERE_READY" "$VSPHERE_ENV" "$ESXI_READY" "$ESXI_ENV"
 }
 
 vsphere_status() {
@@ -112,12 +146,26 @@ vsphere_status() {
     return 1
   }
   vsphere_say "up: API $api at https://127.0.0.1:$VSPHERE_PORT/sdk; control $health"
+  if ! esxi_running; then
+    vsphere_say "ESXi simulator down"
+    return 1
+  fi
+  content=$(curl -sk --max-time 10 -H 'Content-Type: text/xml' -H 'SOAPAction: urn:vim25/6.5' \
+    --data "$envelope" "https://127.0.0.1:$ESXI_PORT/sdk") || {
+    vsphere_say "unhealthy: no SOAP answer on the ESXi port $ESXI_PORT"
+    return 1
+  }
+  if [[ $content != *"<apiType>HostAgent</apiType>"* ]]; then
+    vsphere_say "unhealthy: the ESXi simulator is not a HostAgent"
+    return 1
+  fi
+  vsphere_say "up: ESXi (HostAgent) at https://127.0.0.1:$ESXI_PORT/sdk"
 }
 
 vsphere_env() {
-  if [[ ! -s $VSPHERE_ENV ]] || ! vsphere_running; then
+  if [[ ! -s $VSPHERE_ENV ]] || ! vsphere_running || [[ ! -s $ESXI_ENV ]] || ! esxi_running; then
     vsphere_say "not up: run scripts/testbed up vsphere"
     return 1
   fi
-  cat "$VSPHERE_ENV"
+  cat "$VSPHERE_ENV" "$ESXI_ENV"
 }

@@ -66,6 +66,7 @@ type DiskSpec struct {
 	Thin       *bool       `yaml:"thin"`
 	Sharing    string      `yaml:"sharing"`
 	RDM        string      `yaml:"rdm"`
+	CTK        *bool       `yaml:"ctk"`
 	Content    ContentSpec `yaml:"content"`
 }
 
@@ -188,6 +189,9 @@ func (vm *VMSpec) normalize(defaultDatastore string, datastores, networks map[st
 		if err := vm.Disks[i].normalize(datastores); err != nil {
 			return fmt.Errorf("disk %d: %w", i, err)
 		}
+		if vm.Disks[i].CTK != nil && !vm.CBT {
+			return fmt.Errorf("disk %d: ctk needs cbt: true (with CBT off no disk is tracked)", i)
+		}
 	}
 	for i := range vm.NICs {
 		nic := &vm.NICs[i]
@@ -262,5 +266,8 @@ func (d *DiskSpec) normalize(datastores map[string]bool) error {
 	}
 	return nil
 }
+
+// Tracked says whether the disk's scsiX:Y.ctkEnabled is TRUE once the VM's CBT is on.
+func (d *DiskSpec) Tracked() bool { return d.CTK == nil || *d.CTK }
 
 func (d *DiskSpec) Independent() bool { return strings.HasPrefix(d.Mode, "independent") }

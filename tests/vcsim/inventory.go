@@ -32,11 +32,17 @@ type Testbed struct {
 	VMs map[string]types.ManagedObjectReference
 	// CBTWindowBytes bounds the disk range one QueryChangedDiskAreas answer covers (0: to the end).
 	CBTWindowBytes int64
+	// ESX: a standalone host (HostAgent) rather than a vCenter.
+	ESX bool
 }
 
-// NewTestbed creates the vCenter model and its inventory (no VMs yet).
-func NewTestbed(ctx context.Context, fixtures *Fixtures, datastoreRoot string, cbtWindow int64) (*Testbed, error) {
+// NewTestbed creates the vCenter model (or, with esx, a standalone ESXi host: HostAgent API,
+// ha-datacenter, no folders or distributed switches) and its inventory (no VMs yet).
+func NewTestbed(ctx context.Context, fixtures *Fixtures, datastoreRoot string, cbtWindow int64, esx bool) (*Testbed, error) {
 	model := simulator.VPX()
+	if esx {
+		model = simulator.ESX()
+	}
 	model.Datastore = 0 // ours live in fixed directories, created below
 	model.Machine = 0   // ours come from the fixtures
 	model.Autostart = false
@@ -56,6 +62,7 @@ func NewTestbed(ctx context.Context, fixtures *Fixtures, datastoreRoot string, c
 		Datastores:     map[string]string{},
 		VMs:            map[string]types.ManagedObjectReference{},
 		CBTWindowBytes: cbtWindow,
+		ESX:            esx,
 	}
 
 	steps := []func(context.Context) error{
@@ -72,6 +79,9 @@ func NewTestbed(ctx context.Context, fixtures *Fixtures, datastoreRoot string, c
 }
 
 func (bed *Testbed) renameDatacenter(ctx context.Context) error {
+	if bed.ESX {
+		return bed.hostDatacenter(ctx)
+	}
 	dc, err := bed.Finder.Datacenter(ctx, "DC0")
 	if err != nil {
 		return err
@@ -93,6 +103,24 @@ func (bed *Testbed) renameDatacenter(ctx context.Context) error {
 		return err
 	}
 	bed.Pool, err = cluster.ResourcePool(ctx)
+	return err
+}
+
+// hostDatacenter takes an ESXi host's fixed datacenter, which cannot be renamed, and its pool.
+func (bed *Testbed) hostDatacenter(ctx context.Context) error {
+	dc, err := bed.Finder.DefaultDatacenter(ctx)
+	if err != nil {
+		return err
+	}
+	if dc.Name() != bed.Fixtures.Inventory.Datacenter {
+		return fmt.Errorf("an ESXi host's datacenter is %s, the fixtures say %s", dc.Name(), bed.Fixtures.Inventory.Datacenter)
+	}
+	bed.Datacenter = dc
+	bed.Finder.SetDatacenter(dc)
+	if bed.Folders, err = dc.Folders(ctx); err != nil {
+		return err
+	}
+	bed.Pool, err = bed.Finder.DefaultResourcePool(ctx)
 	return err
 }
 
@@ -128,6 +156,9 @@ func (bed *Testbed) createNetworks(ctx context.Context) error {
 		var err error
 		switch network.Type {
 		case "distributed":
+			if bed.ESX {
+				return fmt.Errorf("network %s: an ESXi host has no distributed switch", network.Name)
+			}
 			err = bed.addDistributedPortgroup(ctx, network.Name)
 		case "standard":
 			err = bed.addStandardPortgroup(ctx, network.Name)
@@ -173,6 +204,9 @@ func (bed *Testbed) Folder(ctx context.Context, folderPath string) (*object.Fold
 	for _, name := range strings.Split(folderPath, "/") {
 		if name == "" {
 			continue
+		}
+		if bed.ESX {
+			return nil, fmt.Errorf("folder %s: an ESXi host has no VM folders", folderPath)
 		}
 		current = path.Join(current, name)
 		existing, err := bed.Finder.Folder(ctx, current)

@@ -38,6 +38,7 @@ type options struct {
 	bulk                 int
 	cbtWindow            int64
 	trace                bool
+	model                string
 }
 
 func main() {
@@ -52,9 +53,13 @@ func main() {
 	flag.IntVar(&opt.bulk, "bulk", 0, "add this many plain VMs (bulk-0001...) for benchmarks")
 	flag.Int64Var(&opt.cbtWindow, "cbt-window", 128<<20, "bytes one QueryChangedDiskAreas answer covers at most (0: to the disk's end)")
 	flag.BoolVar(&opt.trace, "trace", false, "log SOAP traffic to stderr")
+	flag.StringVar(&opt.model, "model", "vpx", "vpx (a vCenter) or esx (a standalone ESXi host: its .env says VMKIT_TEST_ESXI_*)")
 	flag.Parse()
 	if opt.datastores == "" {
 		log.Fatal("-datastores is required")
+	}
+	if opt.model != "vpx" && opt.model != "esx" {
+		log.Fatal("-model must be vpx or esx")
 	}
 	if err := run(opt); err != nil {
 		log.Fatal(err)
@@ -78,7 +83,7 @@ func run(opt options) error {
 		return fmt.Errorf("SOAP: %w", err)
 	}
 	_ = probe.Close()
-	bed, err := NewTestbed(ctx, fixtures, opt.datastores, opt.cbtWindow)
+	bed, err := NewTestbed(ctx, fixtures, opt.datastores, opt.cbtWindow, opt.model == "esx")
 	if err != nil {
 		return err
 	}
@@ -257,6 +262,20 @@ func writeReady(opt options, server *simulator.Server, bed *Testbed) error {
 		{"VMKIT_TEST_VSPHERE_DATACENTER", ready.Datacenter},
 		{"VMKIT_TEST_VM_FIXTURES", ready.Fixtures},
 		{"VMKIT_TEST_DATASTORES", datastoreList(ready.Datastores)},
+	}
+	if bed.ESX {
+		// A second simulator beside the vCenter one: its own names, so both can be exported at once.
+		exports = [][2]string{
+			{"VMKIT_TEST_ESXI_URL", ready.URL},
+			{"VMKIT_TEST_ESXI_HOST", ready.Host},
+			{"VMKIT_TEST_ESXI_USER", ready.User},
+			{"VMKIT_TEST_ESXI_PASSWORD", ready.Password},
+			{"VMKIT_TEST_ESXI_THUMBPRINT_SHA1", ready.ThumbprintSHA1},
+			{"VMKIT_TEST_ESXI_THUMBPRINT_SHA256", ready.ThumbprintSHA256},
+			{"VMKIT_TEST_ESXI_CONTROL", ready.Control},
+			{"VMKIT_TEST_ESXI_DATACENTER", ready.Datacenter},
+			{"VMKIT_TEST_ESXI_FIXTURES", ready.Fixtures},
+		}
 	}
 	for _, kv := range exports {
 		fmt.Fprintf(&env, "export %s=%s\n", kv[0], shellQuote(kv[1]))

@@ -8,6 +8,8 @@ package main
 // snapshot method is written here; the server calls a method with the object's lock held.
 
 import (
+	"log"
+
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -37,10 +39,18 @@ func (vm *trackedVM) cbtEnabled() bool {
 	return vm.Config.ChangeTrackingEnabled != nil && *vm.Config.ChangeTrackingEnabled
 }
 
-// ReconfigVMTask delegates to the simulator, then drops CBT state when tracking was switched off.
+// ReconfigVMTask delegates to the simulator, then keeps extraConfig's ctkEnabled keys as vSphere
+// does and drops CBT state when tracking was switched off.
 func (vm *trackedVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
 	var res soap.HasFault
 	vm.withoutRawDisks(req.Spec.DeviceChange, func() { res = vm.VirtualMachine.ReconfigVMTask(ctx, req) })
+	dedupeExtraConfig(&vm.VirtualMachine)
+	if switched := req.Spec.ChangeTrackingEnabled; switched != nil && *switched == vm.cbtEnabled() {
+		// vSphere (re)writes every disk's ctkEnabled when CBT is switched.
+		if err := applyChangeTracking(&vm.VirtualMachine, *switched, func(int) bool { return true }); err != nil {
+			log.Printf("%s: ctkEnabled keys: %v", vm.Name, err)
+		}
+	}
 	if !vm.cbtEnabled() {
 		vm.tracks = map[int32]*diskTrack{}
 	}

@@ -85,6 +85,12 @@ func (bed *Testbed) CreateVM(ctx context.Context, spec *VMSpec) error {
 	if err := bed.applyRawDiskMappings(vm, spec, diskNames); err != nil {
 		return err
 	}
+	// A VM that never had CBT has no ctkEnabled keys at all.
+	if spec.CBT {
+		if err := applyChangeTracking(vm, true, func(i int) bool { return spec.Disks[i].Tracked() }); err != nil {
+			return fmt.Errorf("vm %s: %w", spec.Name, err)
+		}
+	}
 
 	tracked := newTrackedVM(bed, vm)
 	for _, snapshot := range spec.Snapshots {

@@ -175,6 +175,10 @@ pub struct Disk {
     pub rdm: Option<Rdm>,
     pub change_id: Option<String>,
     pub uuid: Option<String>,
+    /// The disk's `scsiX:Y.ctkEnabled` (changed block tracking) in the VM's extraConfig; absent
+    /// when the VM's configuration does not say (exports before this field, CBT never enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_tracking_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

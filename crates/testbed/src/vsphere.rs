@@ -46,6 +46,20 @@ impl Simulator {
             datacenter: env("VMKIT_TEST_VSPHERE_DATACENTER"),
         }
     }
+
+    /// The standalone ESXi host started beside the vCenter (`VMKIT_TEST_ESXI_*`).
+    pub fn esxi_from_env() -> Self {
+        Self {
+            url: env("VMKIT_TEST_ESXI_URL"),
+            host: env("VMKIT_TEST_ESXI_HOST"),
+            user: env("VMKIT_TEST_ESXI_USER"),
+            password: env("VMKIT_TEST_ESXI_PASSWORD"),
+            thumbprint_sha1: env("VMKIT_TEST_ESXI_THUMBPRINT_SHA1"),
+            thumbprint_sha256: env("VMKIT_TEST_ESXI_THUMBPRINT_SHA256"),
+            control: env("VMKIT_TEST_ESXI_CONTROL"),
+            datacenter: env("VMKIT_TEST_ESXI_DATACENTER"),
+        }
+    }
 }
 
 /// tests/fixtures/vms.yaml (its header documents every field).
@@ -58,8 +72,16 @@ pub struct Fixtures {
 impl Fixtures {
     /// Reads the file named by `VMKIT_TEST_VM_FIXTURES`.
     pub fn from_env() -> Self {
-        let path = env("VMKIT_TEST_VM_FIXTURES");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Self::read(&env("VMKIT_TEST_VM_FIXTURES"))
+    }
+
+    /// Reads the ESXi host's file (tests/fixtures/esxi.yaml), named by `VMKIT_TEST_ESXI_FIXTURES`.
+    pub fn esxi_from_env() -> Self {
+        Self::read(&env("VMKIT_TEST_ESXI_FIXTURES"))
+    }
+
+    fn read(path: &str) -> Self {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -140,6 +162,8 @@ pub struct FixtureDisk {
     pub sharing: Option<String>,
     /// `physical` or `virtual`: a raw device mapping.
     pub rdm: Option<String>,
+    /// The disk's `ctkEnabled` in extraConfig when the VM's CBT is on (default true).
+    pub ctk: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -54,6 +54,13 @@ pub const RULES: &[Rule] = &[
         check: Check::Vm(cbt_disabled),
     },
     Rule {
+        id: "vmware.changed_block_tracking.disk.disabled",
+        severity: Warning,
+        forklift: true,
+        summary: "warm migration of a VM with changed block tracking off on a disk",
+        check: Check::Vm(disk_cbt_disabled),
+    },
+    Rule {
         id: "vmware.snapshot.detected",
         severity: Information,
         forklift: true,
@@ -197,6 +204,47 @@ fn cbt_disabled(vm: &Vm, plan: &Plan) -> Vec<Hit> {
         "changed block tracking is off, so a warm migration cannot copy only the changes; \
          enable it (ctkEnabled) with the VM powered off or before its next snapshot, or migrate cold",
     )]
+}
+
+/// The disk's `.vmx` slot (`scsi0:1`), as its `ctkEnabled` key names it.
+fn disk_slot(disk: &Disk) -> Option<String> {
+    let controller = disk.controller.as_ref()?;
+    let bus_type = match controller.kind.as_str() {
+        "pvscsi" | "lsilogic" | "lsilogic-sas" | "buslogic" => "scsi",
+        kind @ ("sata" | "nvme" | "ide") => kind,
+        _ => return None,
+    };
+    Some(format!(
+        "{bus_type}{}:{}",
+        controller.bus_number?, disk.unit_number?
+    ))
+}
+
+fn disk_cbt_disabled(vm: &Vm, plan: &Plan) -> Vec<Hit> {
+    // With the VM's CBT off, the VM-level rule says it once for all disks.
+    if plan.migration_type != MigrationType::Warm || !vm.vmkit.change_tracking_enabled {
+        return Vec::new();
+    }
+    vm.vmkit
+        .disks
+        .iter()
+        // Independent disks and RDMs are never snapshotted; their own rules report them.
+        .filter(|d| d.change_tracking_enabled == Some(false) && !d.independent && d.rdm.is_none())
+        .map(|d| {
+            let key = disk_slot(d).map_or_else(
+                || "its ctkEnabled".to_owned(),
+                |slot| format!("{slot}.ctkEnabled"),
+            );
+            hit(
+                disk_label(d),
+                format!(
+                    "changed block tracking is off for this disk ({key} = FALSE) though on for the VM, so a warm \
+                     migration cannot copy only its changes; set {key} to TRUE (or switch the VM's CBT off and \
+                     on again) with the VM powered off or before its next snapshot, or migrate cold"
+                ),
+            )
+        })
+        .collect()
 }
 
 fn snapshots(vm: &Vm, _: &Plan) -> Vec<Hit> {

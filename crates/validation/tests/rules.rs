@@ -32,6 +32,7 @@ fn clean(name: &str, mac: &str) -> GuestInfo {
         rdm: None,
         change_id: None,
         uuid: None,
+        change_tracking_enabled: Some(true),
     };
     let nic = vmkit::Nic {
         key: 4000,
@@ -183,6 +184,11 @@ fn each_planted_problem_gives_exactly_its_finding() {
             Box::new(|_, v| v.change_tracking_enabled = false),
         ),
         (
+            "vmware.changed_block_tracking.disk.disabled",
+            Warning,
+            Box::new(|_, v| v.disks[0].change_tracking_enabled = Some(false)),
+        ),
+        (
             "vmware.snapshot.detected",
             Information,
             Box::new(|_, v| {
@@ -323,6 +329,50 @@ fn cbt_matters_for_warm_only() {
     assert_eq!(
         findings(|_, v| v.change_tracking_enabled = false, &Plan::default()),
         []
+    );
+}
+
+#[test]
+fn a_disk_without_cbt_is_reported_once_and_only_where_it_matters() {
+    let disk_off = |v: &mut VmkitInfo| v.disks[0].change_tracking_enabled = Some(false);
+    assert_eq!(findings(|_, v| disk_off(v), &Plan::default()), [], "cold");
+    let vm_off = |_: &mut GuestInfo, v: &mut VmkitInfo| {
+        disk_off(v);
+        v.change_tracking_enabled = false;
+    };
+    assert_eq!(
+        findings(vm_off, &warm()),
+        one("vmware.changed_block_tracking.disabled", Severity::Warning),
+        "the VM-level finding covers its disks"
+    );
+    assert_eq!(
+        findings(|_, v| v.disks[0].change_tracking_enabled = None, &warm()),
+        [],
+        "an extraConfig that does not say is no finding"
+    );
+    let independent = |_: &mut GuestInfo, v: &mut VmkitInfo| {
+        disk_off(v);
+        v.disks[0].independent = true;
+        v.disks[0].mode = Some("independent_persistent".into());
+    };
+    assert_eq!(
+        findings(independent, &warm()),
+        one("vmware.disk_mode.independent", Severity::Warning)
+    );
+    let info = {
+        let mut info = clean("web01", "00:50:56:00:00:01");
+        disk_off(info.vmkit.as_mut().unwrap());
+        info
+    };
+    let found = validate(&[info], &warm()).unwrap();
+    assert_eq!(
+        found[0].object,
+        "Hard disk 1 ([datastore1] web01/web01.vmdk)"
+    );
+    assert!(
+        found[0].message.contains("scsi0:0.ctkEnabled"),
+        "{}",
+        found[0].message
     );
 }
 

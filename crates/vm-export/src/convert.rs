@@ -195,6 +195,7 @@ fn vmkit_disk(disk: &Disk) -> vmkit::Disk {
         rdm,
         change_id: disk.change_id.clone(),
         uuid: disk.uuid.clone(),
+        change_tracking_enabled: disk.change_tracking_enabled,
     }
 }
 

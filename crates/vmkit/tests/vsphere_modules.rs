@@ -297,6 +297,13 @@ fn assert_export_matches(dir: &Path, vm: &FixtureVm, datacenter: &str, datastore
             (None, None) => "persistent",
         };
         assert_eq!(disk["mode"], json!(mode), "{}", what("mode"));
+        let ctk = vm.cbt.then_some(declared.ctk.unwrap_or(true));
+        assert_eq!(
+            disk.get("change_tracking_enabled").cloned(),
+            ctk.map(|c| json!(c)),
+            "{}",
+            what("ctkEnabled")
+        );
         assert_eq!(
             disk["independent"],
             json!(mode.starts_with("independent")),
@@ -500,6 +507,33 @@ fn export_matches_the_fixture_for_every_vm_then_changes_nothing() {
     let (out, result) = run_module("export_metadata", &again, &[]);
     assert!(out.status.success(), "{result:#}");
     assert_eq!(result["changed"], false, "{result:#}");
+}
+
+#[test]
+fn export_from_a_standalone_esxi_host_matches_its_fixture() {
+    let host = Simulator::esxi_from_env();
+    let fixtures = Fixtures::esxi_from_env();
+    let data = tempfile::tempdir().unwrap();
+    let (out, result) = run_module(
+        "export_metadata",
+        &args(
+            &host,
+            json!({"vmname": fixture_names(&fixtures), "os_migrate_vmw_data_dir": data.path(), "subnet_uuid": "sub-1"}),
+        ),
+        &[],
+    );
+    assert!(out.status.success(), "{result:#}");
+    assert_eq!(result["failed_vms"], json!({}));
+    for vm in &fixtures.vms {
+        assert_export_matches(
+            &data.path().join(&vm.name),
+            vm,
+            &fixtures.inventory.datacenter,
+            &fixtures.inventory.datastores,
+        );
+        let guest = read_json(&data.path().join(&vm.name).join("guest_info.json"));
+        assert_eq!(guest["hw_folder"], json!("/ha-datacenter/vm"), "{guest:#}");
+    }
 }
 
 #[test]
@@ -794,6 +828,10 @@ fn planted() -> BTreeMap<&'static str, Vec<(&'static str, &'static str)>> {
             vec![("vmware.changed_block_tracking.disabled", "warning")],
         ),
         (
+            "bad-disk-cbt-off",
+            vec![("vmware.changed_block_tracking.disk.disabled", "warning")],
+        ),
+        (
             "bad-no-guest-ips",
             vec![("vmware.vm_missing_ip.detected", "warning")],
         ),
@@ -852,7 +890,7 @@ fn validate_flags_each_planted_problem_exactly_and_nothing_on_clean_vms() {
     assert_eq!(found, expected, "{result:#}");
     assert_eq!(
         result["summary"],
-        json!({"critical": 3, "warning": 10, "information": 1})
+        json!({"critical": 3, "warning": 11, "information": 1})
     );
 }
 

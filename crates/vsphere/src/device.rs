@@ -142,6 +142,9 @@ pub struct Disk {
     pub backing: DiskBacking,
     pub change_id: Option<String>,
     pub uuid: Option<String>,
+    /// The disk's `ctkEnabled` in `config.extraConfig` (`scsi0:1.ctkEnabled`); `None` when the
+    /// `.vmx` does not say.
+    pub change_tracking_enabled: Option<bool>,
 }
 
 impl Disk {
@@ -524,6 +527,8 @@ impl WireDevice {
                 backing: disk_backing,
                 change_id: backing.change_id.filter(|c| !c.is_empty()),
                 uuid: backing.uuid,
+                // Not part of the device: the VM's extraConfig says it (see `vm`).
+                change_tracking_enabled: None,
             }));
         }
         if let Some(adapter) = NicAdapter::from_type(&type_name) {

@@ -31,6 +31,7 @@ pub mod cbt;
 pub mod datastore;
 pub mod device;
 pub mod error;
+pub mod extra_config;
 pub mod fault;
 pub mod finder;
 pub mod inventory;

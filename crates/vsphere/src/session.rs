@@ -47,6 +47,11 @@ impl About {
     pub fn is_vcenter(&self) -> bool {
         self.api_type == "VirtualCenter"
     }
+
+    /// A standalone ESXi host (`HostAgent`): one `ha-datacenter`, no folders, no vCenter services.
+    pub fn is_standalone_host(&self) -> bool {
+        self.api_type == "HostAgent"
+    }
 }
 
 /// The parts of `ServiceContent` this client uses.

@@ -6,6 +6,7 @@ use crate::device::{
     decode_devices,
 };
 use crate::error::Error;
+use crate::extra_config::DiskTracking;
 use crate::inventory::{self, Inventory, NamedRef};
 use crate::moref::MoRef;
 use crate::property_collector::{self, FilterSpec, ObjectContent, ObjectSpec, PropertySpec};
@@ -33,6 +34,7 @@ pub const VM_PROPERTIES: &[&str] = &[
     "config.hardware.memoryMB",
     "config.hardware.device",
     "config.changeTrackingEnabled",
+    "config.extraConfig",
     "config.template",
     "config.files.vmPathName",
     "guest.toolsStatus",
@@ -299,6 +301,14 @@ impl VirtualMachine {
             None => Vec::new(),
         };
         name_backings(&mut devices, inventory);
+        if let Some(options) = content.get("config.extraConfig") {
+            let tracking = DiskTracking::decode(options);
+            for device in &mut devices {
+                if let Device::Disk(disk) = device {
+                    disk.change_tracking_enabled = tracking.of(disk);
+                }
+            }
+        }
         let (current_snapshot, snapshots) = match content.get("snapshot") {
             Some(info) => decode_snapshot_info(info)?,
             None => (None, Vec::new()),

@@ -220,6 +220,12 @@ fn assert_matches_fixture(vm: &VirtualMachine, fixture: &FixtureVm, datacenter: 
             }
             (backing, rdm) => panic!("{what}: backing {backing:?} but fixture rdm {rdm:?}"),
         }
+        // A VM that never had CBT has no ctkEnabled keys; with CBT every disk has one.
+        assert_eq!(
+            disk.change_tracking_enabled,
+            fixture.cbt.then_some(expected.ctk.unwrap_or(true)),
+            "{what} ctkEnabled"
+        );
         if fixture.cbt && expected.rdm.is_none() && !fixture.snapshots.is_empty() {
             assert!(disk.change_id.is_some(), "{what} change id");
         }

@@ -166,6 +166,7 @@ type fixtureFile struct {
 			Mode       string `yaml:"mode"`
 			Sharing    string `yaml:"sharing"`
 			RDM        string `yaml:"rdm"`
+			CTK        *bool  `yaml:"ctk"`
 			Controller string `yaml:"controller"`
 			Datastore  string `yaml:"datastore"`
 			Thin       *bool  `yaml:"thin"`
@@ -270,6 +271,22 @@ func (s *smoke) fixtures() error {
 			}
 		}
 		wantExtras = append(wantExtras, want.Devices...)
+		var ctk, wantCTK []string
+		extra := map[string]string{}
+		for _, option := range c.ExtraConfig {
+			o := option.GetOptionValue()
+			extra[o.Key] = fmt.Sprint(o.Value)
+		}
+		for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+			ctk = append(ctk, extra[diskSlot(devices, d.(*types.VirtualDisk))+".ctkEnabled"])
+		}
+		for _, d := range want.Disks {
+			wantCTK = append(wantCTK, map[bool]string{true: "TRUE", false: "FALSE"}[d.CTK == nil || *d.CTK])
+			if !want.CBT {
+				wantCTK[len(wantCTK)-1] = ""
+			}
+		}
+		expect("disks' ctkEnabled", ctk, wantCTK)
 		expect("disk sizes", sizes, wantSizes)
 		expect("disk modes/sharing/rdm", disks, wantDisks)
 		var placement, wantPlacement []string
@@ -591,7 +608,36 @@ func (s *smoke) reconfigCBT(vm *object.VirtualMachine, on bool) error {
 	if got.Config.ChangeTrackingEnabled == nil || *got.Config.ChangeTrackingEnabled != on {
 		return fmt.Errorf("changeTrackingEnabled is not %v", on)
 	}
+	// vSphere writes every disk's ctkEnabled when CBT is switched.
+	if err := vm.Properties(s.ctx, vm.Reference(), []string{"config.extraConfig", "config.hardware.device"}, &got); err != nil {
+		return err
+	}
+	devices := object.VirtualDeviceList(got.Config.Hardware.Device)
+	want := map[bool]string{true: "TRUE", false: "FALSE"}[on]
+	for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+		key := diskSlot(devices, d.(*types.VirtualDisk)) + ".ctkEnabled"
+		found := ""
+		for _, option := range got.Config.ExtraConfig {
+			if o := option.GetOptionValue(); o.Key == key {
+				found = fmt.Sprint(o.Value)
+			}
+		}
+		if found != want {
+			return fmt.Errorf("%s is %q, want %s", key, found, want)
+		}
+	}
 	return nil
+}
+
+// diskSlot names a disk's position as .vmx keys do ("scsi0:1").
+func diskSlot(devices object.VirtualDeviceList, disk *types.VirtualDisk) string {
+	controller := devices.FindByKey(disk.ControllerKey)
+	bus := controller.(types.BaseVirtualController).GetVirtualController().BusNumber
+	kind := map[string]string{"pvscsi": "scsi", "lsilogic": "scsi", "lsilogic-sas": "scsi", "buslogic": "scsi"}[controllerName(controller)]
+	if kind == "" {
+		kind = controllerName(controller)
+	}
+	return fmt.Sprintf("%s%d:%d", kind, bus, *disk.UnitNumber)
 }
 
 func (s *smoke) control(method, path string, body interface{}, out interface{}) error {
