@@ -32,6 +32,13 @@ for playbook in "$repo"/tests/playbooks/*.yml; do
     -e ansible_python_interpreter="$(command -v python3)" "$playbook"
 done
 
+# End-to-end scripts (migration.yml, sync.yml/cutover.yml, many VMs, the original's example
+# files) on the test bed; they share tests/playbooks/e2e/.
+for script in "$repo"/tests/playbooks/*.sh; do
+  [ -e "$script" ] || continue
+  check "$(basename "$script")" bash "$script"
+done
+
 [ "$failed" -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
 echo "playbooks: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,60 @@
+# Shared by the end-to-end playbook tests (tests/playbooks/*.sh): the test bed, a scratch data
+# directory, playbook runs with the two-conversion-host inventory, and cleanup of every OpenStack
+# resource a test made (servers, ports, volumes of its VMs; networks named with its prefix).
+set -uo pipefail
+e2e=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${VMKIT_TEST_VSPHERE_CONTROL:?the test bed is not up: scripts/testbed up; eval \"\$(scripts/testbed env)\"}"
+: "${VMKIT_TEST_LOOP_VOLUME_DIR:?the test bed is not up: scripts/testbed up; eval \"\$(scripts/testbed env)\"}"
+prefix="roles-e2e-$$"
+work=$(mktemp -d "/tmp/$prefix.XXXX")
+cloud="$VMKIT_TEST_CLOUD"
+
+playbook() { # playbook NAME [ansible-playbook args...]
+  local name=$1; shift
+  ansible-playbook -i "$e2e/inventory.yml" -f 10 -e @"$e2e/testbed_vars.yml" \
+    -e os_migrate_vmw_data_dir="$work/data" "os_migrate.vmware_migration_kit.$name" "$@"
+}
+
+check() { # check VM [extra -e args...]
+  local vm=$1; shift
+  ansible-playbook -i localhost, -e ansible_python_interpreter="$(command -v python3)" \
+    -e vm="$vm" -e summary="$work/data/migration-summary.json" "$@" "$e2e/check_migrated.yml"
+}
+
+summary_field() { # summary_field VM FIELD
+  python3 -c 'import json,sys; r=[x for x in json.load(open(sys.argv[1])) if x["vm"]==sys.argv[2]][0]; print(json.dumps(r.get(sys.argv[3])))' \
+    "$work/data/migration-summary.json" "$1" "$2"
+}
+
+make_networks() { # the fixture VMs' own subnets, so their IPv4 addresses can be kept
+  openstack --os-cloud "$cloud" network create "$prefix-net-a" -f value -c id >/dev/null &&
+  openstack --os-cloud "$cloud" subnet create "$prefix-subnet-a" --network "$prefix-net-a" \
+    --subnet-range 192.0.2.0/24 -f value -c id >/dev/null &&
+  openstack --os-cloud "$cloud" network create "$prefix-net-b" -f value -c id >/dev/null &&
+  openstack --os-cloud "$cloud" subnet create "$prefix-subnet-b" --network "$prefix-net-b" \
+    --subnet-range 198.51.100.0/24 -f value -c id >/dev/null
+}
+
+cleanup_vms() { # cleanup_vms VM...: the servers, ports and volumes named after them
+  local vm id
+  for vm in "$@"; do
+    for id in $(openstack --os-cloud "$cloud" server list --name "^$vm\$" -f value -c ID); do
+      openstack --os-cloud "$cloud" server delete --wait "$id"
+    done
+    for id in $(openstack --os-cloud "$cloud" port list -f value -c ID -c Name | awk -v p="$vm-NIC-" 'index($2, p) == 1 {print $1}'); do
+      openstack --os-cloud "$cloud" port delete "$id"
+    done
+    for id in $(openstack --os-cloud "$cloud" volume list -f value -c ID -c Name | awk -v p="$vm-" 'index($2, p) == 1 {print $1}'); do
+      openstack --os-cloud "$cloud" volume delete "$id"
+    done
+  done
+}
+
+cleanup_networks() {
+  local n
+  for n in "$prefix-net-a" "$prefix-net-b"; do
+    openstack --os-cloud "$cloud" network delete "$n" >/dev/null 2>&1 || true
+  done
+}
+
+fail() { echo "FAILED: $*" >&2; exit 1; }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# migration.yml, cold, for a two-disk two-NIC VM (lab-multi-nic: a distributed and a standard
+# portgroup, keyed by name) over the two-conversion-host inventory: server ACTIVE with the chosen
+# flavor, its MACs and fixed IPv4 addresses, volumes bit-exact; a re-run changes nothing.
+source "$(dirname "$0")/e2e/lib.sh"
+vm=lab-multi-nic
+trap 'cleanup_vms $vm; cleanup_networks; rm -rf "$work"' EXIT
+cleanup_vms $vm
+make_networks || fail "could not create the test networks"
+vars=(-e "{\"vms_list\": [\"$vm\"], \"use_fixed_ips\": true, \"security_groups\": \"$VMKIT_TEST_SECURITY_GROUP\",
+           \"network_map\": {\"VM Network\": \"$prefix-net-a\", \"dpg-prod\": \"$prefix-net-b\"}}")
+
+playbook migration "${vars[@]}" || fail "migration.yml"
+check $vm -e '{"expect_ipv4": ["192.0.2.31", "198.51.100.31"]}' || fail "the migrated VM"
+server=$(summary_field $vm server_id)
+
+playbook migration "${vars[@]}" || fail "migration.yml again"
+[ "$(summary_field $vm changed)" = false ] || fail "the second run changed $vm"
+[ "$(summary_field $vm server_id)" = "$server" ] || fail "the second run made another server"
+check $vm -e '{"expect_ipv4": ["192.0.2.31", "198.51.100.31"]}' || fail "the VM after the second run"
+echo "migration_cold: ok"
