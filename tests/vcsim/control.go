@@ -63,6 +63,9 @@ type Control struct {
 	mu     sync.Mutex
 	hooks  []*Hook
 	nextID int
+
+	// Serializes runtime VM creation (POST /vms/create).
+	createMu sync.Mutex
 }
 
 func NewControl(bed *Testbed) *Control { return &Control{bed: bed} }
@@ -71,6 +74,7 @@ func (c *Control) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", c.health)
 	mux.HandleFunc("/vms", c.listVMs)
+	mux.HandleFunc("/vms/create", c.createVM)
 	mux.HandleFunc("/write", c.write)
 	mux.HandleFunc("/hooks", c.hooksEndpoint)
 	mux.HandleFunc("/sessions/terminate", c.terminateSessions)

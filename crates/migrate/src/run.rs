@@ -437,7 +437,11 @@ impl Work<'_> {
             }
             self.finalize(&outcomes, conversion_ran).await?;
         }
-        let changed = outcomes.iter().any(|(d, _)| d.mode != DiskMode::Unchanged)
+        // A sync round that found nothing to copy changed nothing an operator cares about.
+        let changed = phase.is_final()
+            || outcomes
+                .iter()
+                .any(|(d, _)| d.mode == DiskMode::Full || d.bytes_copied > 0)
             || power_off.is_some_and(|p| p != "already_off");
         Ok(Outcome {
             changed,
@@ -567,7 +571,14 @@ impl Work<'_> {
         outcome.mode = mode;
         let new_change_id = frozen.change_id.clone();
         if mode == DiskMode::Delta && areas.as_ref().is_some_and(Vec::is_empty) {
-            // Nothing changed: the volume already holds this state and its id stays valid.
+            // Nothing changed: the volume already holds this snapshot's state; only its id moves.
+            volume::merge(
+                self.cloud,
+                &volume.id,
+                &[(volume::CHANGE_ID, new_change_id.clone().unwrap_or_default())],
+            )
+            .await?;
+            outcome.change_id = new_change_id;
             self.journal
                 .record(json!({"disk": key, "volume_id": volume.id, "phase": "done",
                 "mode": "delta", "bytes_done": 0, "bytes_total": 0, "percent": 100.0}));
@@ -614,16 +625,19 @@ impl Work<'_> {
             nbdkit_log: self.request.data_dir.join(format!("nbdkit-{key}.log")),
             nbdkit_verbose: self.request.nbdkit_verbose,
         };
-        self.journal.log(format!(
-            "disk {key}: {} copy into volume {} through {}",
-            if mode == DiskMode::Delta {
-                "delta"
-            } else {
-                "full"
-            },
-            volume.id,
-            attached.device.path.display()
-        ));
+        self.journal.event(
+            "copy_start",
+            format!(
+                "disk {key}: {} copy into volume {} through {}",
+                if mode == DiskMode::Delta {
+                    "delta"
+                } else {
+                    "full"
+                },
+                volume.id,
+                attached.device.path.display()
+            ),
+        );
         let cleanup = Arc::clone(&self.cleanup);
         let journal = Arc::clone(&self.journal);
         let copied = tokio::task::spawn_blocking(move || transfer::run(transfer, cleanup, journal))

@@ -1,0 +1,843 @@
+//! The migrate module, run as Ansible runs it, against the whole test bed: VMs made for each
+//! test in the vSphere simulator (so fixtures other tests compare against never change), a real
+//! Cinder and Nova, nbdkit, and the conversion host's volumes as loop devices over Cinder's files.
+//! Every disk is checked bit for bit: the volume's first `capacity` bytes are the source's and the
+//! rest reads as zero. Needs `scripts/testbed up; eval "$(scripts/testbed env)"`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use openstack::cinder::volumes;
+use openstack::{Client, CloudArg, ConfigLoader};
+use serde_json::{Value, json};
+use testbed::vsphere::{HOW_TO_START, Simulator};
+
+const MIB: u64 = 1 << 20;
+
+/// Migrations attach volumes through Nova's one compute service: one test at a time.
+static TURN: Mutex<()> = Mutex::new(());
+
+fn turn() -> MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn var(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!("{name} is not set; {HOW_TO_START}"),
+    }
+}
+
+struct Bed {
+    sim: Simulator,
+    runtime: tokio::runtime::Runtime,
+    cloud: Client,
+    data: tempfile::TempDir,
+    /// Volumes to delete when the test ends, however it ends.
+    volume_names: Mutex<Vec<String>>,
+}
+
+impl Bed {
+    fn new() -> Bed {
+        let sim = Simulator::from_env();
+        assert!(!sim.host.is_empty(), "{HOW_TO_START}");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = ConfigLoader::from_process()
+            .load(Some(&CloudArg::Name(var("VMKIT_TEST_CLOUD"))))
+            .unwrap_or_else(|e| panic!("{e}; {HOW_TO_START}"));
+        let cloud = runtime.block_on(Client::connect(config)).unwrap();
+        var("VMKIT_TEST_LOOP_VOLUME_DIR");
+        Bed {
+            sim,
+            runtime,
+            cloud,
+            data: tempfile::tempdir().unwrap(),
+            volume_names: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "-X", method, &format!("{}{path}", self.sim.control)]);
+        if let Some(body) = body {
+            curl.args(["-d", &body.to_string()]);
+        }
+        let out = curl.output().expect("curl");
+        assert!(out.status.success(), "curl {path}: {out:?}");
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// A VM of the fixture schema, named uniquely, in folder Runtime/Migrate.
+    fn create_vm(&self, tag: &str, mut spec: Value) -> String {
+        let name = format!("mig-{tag}-{}", std::process::id());
+        spec["name"] = json!(name);
+        spec["folder"] = json!("Runtime/Migrate");
+        let created = self.control("POST", "/vms/create", Some(&spec));
+        assert_eq!(created["name"], json!(name), "{created}");
+        name
+    }
+
+    /// `(device key, live file, capacity, change id)` per disk, in device order.
+    fn live_disks(&self, vm: &str) -> Vec<(i64, PathBuf, u64, String)> {
+        let vms = self.control("GET", "/vms", None);
+        let found = vms
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == json!(vm))
+            .unwrap_or_else(|| panic!("{vm} not in /vms"));
+        found["disks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["device_key"].as_i64().unwrap(),
+                    PathBuf::from(d["live_file"].as_str().unwrap()),
+                    d["capacity_bytes"].as_u64().unwrap(),
+                    d["change_id"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn snapshots(&self, vm: &str) -> Vec<Value> {
+        self.control("GET", &format!("/snapshots?vm={vm}"), None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn write(&self, vm: &str, disk: usize, offset: u64, length: u64, seed: u64) {
+        let out = self.control(
+            "POST",
+            "/write",
+            Some(&json!({"vm": vm, "disk": disk, "offset": offset, "random": {"seed": seed, "length": length}})),
+        );
+        assert!(out.get("error").is_none(), "{out}");
+    }
+
+    fn args(&self, vm: &str, extra: Value) -> Value {
+        let mut args = json!({
+            "server": self.sim.host,
+            "user": self.sim.user,
+            "password": self.sim.password,
+            "thumbprint": self.sim.thumbprint_sha256,
+            "vmname": vm,
+            "vddkpath": format!("/{}/vm/Runtime/Migrate", self.sim.datacenter),
+            "dst_cloud": var("VMKIT_TEST_CLOUD"),
+            "transport": "https",
+            "skipconversion": true,
+            "instanceuuid": var("VMKIT_TEST_CONVERSION_HOST_ID"),
+            "osmdatadir": self.data.path(),
+            "assumezero": true,
+            "poweroff_timeout": 5,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            args[k] = v.clone();
+        }
+        let mut names = self.volume_names.lock().unwrap();
+        names.push(vm.to_owned());
+        args
+    }
+
+    fn volume(&self, id: &str) -> volumes::Volume {
+        self.runtime
+            .block_on(volumes::get(&self.cloud, id))
+            .unwrap()
+    }
+
+    /// The volume's first `capacity` bytes equal the source file's; the rest is zero.
+    fn assert_bit_exact(&self, volume_id: &str, source: &Path, capacity: u64) {
+        let volume_file =
+            Path::new(&var("VMKIT_TEST_LOOP_VOLUME_DIR")).join(format!("volume-{volume_id}"));
+        let mut target = std::fs::File::open(&volume_file).unwrap();
+        let mut origin = std::fs::File::open(source).unwrap();
+        let (mut a, mut b) = (vec![0u8; 4 * MIB as usize], vec![0u8; 4 * MIB as usize]);
+        let mut offset = 0u64;
+        while offset < capacity {
+            let n = (capacity - offset).min(a.len() as u64) as usize;
+            target.read_exact(&mut a[..n]).unwrap();
+            origin.read_exact(&mut b[..n]).unwrap();
+            if a[..n] != b[..n] {
+                let at = a[..n]
+                    .iter()
+                    .zip(&b[..n])
+                    .position(|(x, y)| x != y)
+                    .unwrap();
+                panic!(
+                    "volume {volume_id} differs from {} at byte {}",
+                    source.display(),
+                    offset + at as u64
+                );
+            }
+            offset += n as u64;
+        }
+        loop {
+            let n = target.read(&mut a).unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(
+                a[..n].iter().all(|&x| x == 0),
+                "volume {volume_id}: non-zero bytes after the disk's end"
+            );
+        }
+    }
+
+    /// Nothing of ours is left: no snapshot, no attachment, no nbdkit of this run, no secret file.
+    fn assert_clean(&self, vm: &str, result: &Value) {
+        assert!(
+            self.snapshots(vm).is_empty(),
+            "{vm}: snapshots left: {:?}",
+            self.snapshots(vm)
+        );
+        for id in result["id"].as_array().into_iter().flatten() {
+            let volume = self.volume(id.as_str().unwrap());
+            assert!(
+                volume.attachments.is_empty(),
+                "volume {} still attached",
+                volume.id
+            );
+            assert_eq!(volume.status, "available");
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("vmkit-nbdkit-")
+            })
+            .filter(|p| p.join("password").exists() || p.join("cookie").exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        assert!(leftovers.is_empty(), "secret files left: {leftovers:?}");
+        for pid in nbdkit_pids() {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            assert!(
+                !cmdline.contains(&format!("/{vm}/")),
+                "nbdkit of {vm} still runs: {cmdline}"
+            );
+        }
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let names =
+            std::mem::take(&mut *self.volume_names.lock().unwrap_or_else(|p| p.into_inner()));
+        for vm in names {
+            let opts = volumes::ListOpts {
+                metadata: [("vmware_vm".to_owned(), vm.clone())].into(),
+                ..Default::default()
+            };
+            let Ok(found) = self.runtime.block_on(volumes::list(&self.cloud, &opts)) else {
+                continue;
+            };
+            for volume in found {
+                let _ = self
+                    .runtime
+                    .block_on(volumes::delete(&self.cloud, &volume.id));
+            }
+        }
+    }
+}
+
+fn nbdkit_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "nbdkit")
+        })
+        .collect()
+}
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vmkit"))
+}
+
+fn module_command(args: &Value, dir: &Path) -> Command {
+    let program = dir.join("AnsiballZ_migrate");
+    if !program.exists() {
+        std::os::unix::fs::symlink(exe(), &program).unwrap();
+    }
+    let args_file = dir.join(format!("args-{}.json", rand_suffix()));
+    std::fs::write(&args_file, args.to_string()).unwrap();
+    let mut command = Command::new(program);
+    command.arg(args_file);
+    command
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn parse(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {stdout:?}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn migrate(bed: &Bed, args: &Value) -> Value {
+    let out = module_command(args, bed.data.path()).output().unwrap();
+    let result = parse(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(&bed.sim.password) && !result.to_string().contains(&bed.sim.password),
+        "the password leaked"
+    );
+    result
+}
+
+fn migrate_ok(bed: &Bed, args: &Value) -> Value {
+    let result = migrate(bed, args);
+    assert_eq!(result["failed"], json!(false), "{result:#}");
+    result
+}
+
+fn disk(size: u64, controller: &str, content: Value) -> Value {
+    json!({"size_bytes": size, "controller": controller, "datastore": "datastore1", "content": content})
+}
+
+fn vm_spec(firmware: &str, power: &str, cbt: bool, disks: Vec<Value>) -> Value {
+    json!({
+        "guest_id": "rhel9_64Guest",
+        "firmware": firmware,
+        "cpu": {"sockets": 1, "cores_per_socket": 2},
+        "memory_mib": 2048,
+        "power": power,
+        "cbt": cbt,
+        "disks": disks,
+        "nics": [],
+    })
+}
+
+fn check_cold_result(bed: &Bed, vm: &str, result: &Value) {
+    let live = bed.live_disks(vm);
+    let ids = result["id"].as_array().unwrap();
+    assert_eq!(ids.len(), live.len(), "{result:#}");
+    for ((key, file, capacity, _), id) in live.iter().zip(ids) {
+        let id = id.as_str().unwrap();
+        bed.assert_bit_exact(id, file, *capacity);
+        let volume = bed.volume(id);
+        assert_eq!(volume.metadata["converted"], "true");
+        assert_eq!(volume.metadata["copy_state"], "complete");
+        assert_eq!(volume.metadata["vmware_disk_key"], key.to_string());
+        assert_eq!(volume.size, capacity.div_ceil(1 << 30), "size rounded up");
+    }
+}
+
+#[test]
+fn cold_migration_over_https_is_bit_exact_for_every_kind_of_disk_and_a_rerun_changes_nothing() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "cold",
+        vm_spec(
+            "efi",
+            "on",
+            false,
+            vec![
+                disk(48 * MIB + 4096, "pvscsi", json!({"kind": "random", "seed": 11})),
+                disk(96 * MIB + 65536, "sata", json!({"kind": "sparse_random", "seed": 12, "percent": 20})),
+                disk(32 * MIB + 1024, "nvme", json!({"kind": "zeros"})),
+                disk(8 * MIB, "lsilogic", json!({"kind": "text", "writes": [{"offset": 4096, "text": "boot"}, {"offset": 7340032, "text": "end"}]})),
+            ],
+        ),
+    );
+    let check = migrate_ok(&bed, &bed.args(&vm, json!({"disk_parallelism": 3})));
+    assert_eq!(check["changed"], json!(true));
+    assert_eq!(check["phase"], json!("cold"));
+    assert_ne!(
+        check["power_off"],
+        json!("already_off"),
+        "a running VM is powered off first"
+    );
+    assert_eq!(
+        check["converted"],
+        json!(true),
+        "skipconversion still marks the volumes final"
+    );
+    check_cold_result(&bed, &vm, &check);
+    let boot = bed.volume(check["id"][0].as_str().unwrap());
+    assert!(boot.bootable);
+    assert_eq!(
+        boot.volume_image_metadata
+            .get("hw_firmware_type")
+            .map(String::as_str),
+        Some("uefi")
+    );
+    assert_eq!(
+        boot.volume_image_metadata
+            .get("hw_machine_type")
+            .map(String::as_str),
+        Some("q35")
+    );
+    bed.assert_clean(&vm, &check);
+    // The progress file has per-disk lines and the summary.
+    let progress = std::fs::read_to_string(check["progress_file"].as_str().unwrap()).unwrap();
+    assert!(
+        progress.lines().any(|l| l.contains("\"phase\":\"done\"")),
+        "{progress}"
+    );
+    assert!(
+        progress.lines().last().unwrap().contains("\"summary\""),
+        "{progress}"
+    );
+
+    let again = migrate_ok(&bed, &bed.args(&vm, json!({})));
+    assert_eq!(again["changed"], json!(false), "{again:#}");
+    assert_eq!(again["id"], check["id"]);
+    bed.assert_clean(&vm, &again);
+}
+
+#[test]
+fn cold_migration_from_the_mounted_datastore_is_bit_exact() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "file",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![
+                disk(
+                    24 * MIB + 512 * 2,
+                    "pvscsi",
+                    json!({"kind": "random", "seed": 21}),
+                ),
+                disk(
+                    16 * MIB,
+                    "ide",
+                    json!({"kind": "sparse_random", "seed": 22, "percent": 50}),
+                ),
+            ],
+        ),
+    );
+    let datastores = var("VMKIT_TEST_DATASTORES");
+    let first_dir = datastores
+        .split(',')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1;
+    let root = Path::new(first_dir).parent().unwrap();
+    let result = migrate_ok(
+        &bed,
+        &bed.args(&vm, json!({"transport": "file", "localdiskpath": root})),
+    );
+    assert_eq!(result["power_off"], json!("already_off"));
+    check_cold_result(&bed, &vm, &result);
+    bed.assert_clean(&vm, &result);
+}
+
+#[test]
+fn check_mode_reports_the_plan_and_changes_nothing() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "check",
+        vm_spec(
+            "bios",
+            "on",
+            true,
+            vec![disk(
+                4 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 31}),
+            )],
+        ),
+    );
+    let mut args = bed.args(&vm, json!({}));
+    args["_ansible_check_mode"] = json!(true);
+    let result = migrate_ok(&bed, &args);
+    assert_eq!(result["changed"], json!(true));
+    assert_eq!(result["disks"][0]["mode"], json!("full"));
+    assert_eq!(result["disks"][0]["volume_id"], Value::Null);
+    assert!(bed.snapshots(&vm).is_empty());
+    let found = bed
+        .runtime
+        .block_on(volumes::list(
+            &bed.cloud,
+            &volumes::ListOpts {
+                name: Some(format!("{vm}-2000")),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    assert!(found.is_empty(), "check mode created a volume");
+    // Still running: check mode powered nothing off.
+    let power = bed.runtime.block_on(async {
+        let client = vsphere::Client::connect(&vsphere::ConnectOptions {
+            server: bed.sim.host.clone(),
+            user: bed.sim.user.clone(),
+            password: vsphere::Password::new(&bed.sim.password),
+            tls: vsphere::TlsMode::Insecure,
+        })
+        .await
+        .unwrap();
+        let moref = vsphere::finder::find_by_name(&client, &vm).await.unwrap();
+        vsphere::power::power_state(&client, &moref).await.unwrap()
+    });
+    assert_eq!(power, vsphere::vm::PowerState::PoweredOn);
+}
+
+#[test]
+fn warm_rounds_copy_only_what_changed_and_the_cutover_loses_no_write() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "warm",
+        vm_spec(
+            "bios",
+            "on",
+            true,
+            vec![
+                disk(64 * MIB, "pvscsi", json!({"kind": "random", "seed": 41})),
+                disk(
+                    32 * MIB + 65536,
+                    "pvscsi",
+                    json!({"kind": "sparse_random", "seed": 42, "percent": 30}),
+                ),
+            ],
+        ),
+    );
+    let sync = bed.args(&vm, json!({"cbtsync": true}));
+    let first = migrate_ok(&bed, &sync);
+    assert_eq!(first["phase"], json!("warm_sync"));
+    assert_eq!(
+        first["power_off"],
+        Value::Null,
+        "a sync leaves the VM running"
+    );
+    assert_eq!(first["converted"], json!(false));
+    let ids: Vec<String> = first["id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let check_round = |result: &Value| {
+        for ((_, file, capacity, change_id), id) in bed.live_disks(&vm).iter().zip(&ids) {
+            bed.assert_bit_exact(id, file, *capacity);
+            let volume = bed.volume(id);
+            assert_eq!(
+                &volume.metadata["changeID"], change_id,
+                "the stored changeID names the last snapshot"
+            );
+            assert_eq!(volume.metadata["copy_state"], "complete");
+        }
+        bed.assert_clean(&vm, result);
+    };
+    check_round(&first);
+
+    // The guest writes 3 areas of 256 KiB on disk 0 and one on disk 1 between rounds.
+    let written = [
+        (0usize, MIB),
+        (0, 20 * MIB + 8192),
+        (0, 63 * MIB),
+        (1, 5 * MIB),
+    ];
+    for (i, (disk_index, offset)) in written.iter().enumerate() {
+        bed.write(&vm, *disk_index, *offset, 256 * 1024, 100 + i as u64);
+    }
+    let second = migrate_ok(&bed, &sync);
+    assert_eq!(second["disks"][0]["mode"], json!("delta"), "{second:#}");
+    let copied: u64 = second["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["bytes_copied"].as_u64().unwrap())
+        .sum();
+    let written_bytes = 4 * 256 * 1024;
+    assert!(
+        copied >= written_bytes && copied <= written_bytes + 8 * 65536,
+        "a delta copies about what was written ({written_bytes}), not the disk: {copied}"
+    );
+    check_round(&second);
+
+    // A write racing the snapshot call is in that snapshot; one racing its removal is after it.
+    for (method, seed) in [("CreateSnapshot_Task", 201), ("RemoveSnapshot_Task", 202)] {
+        bed.control(
+            "POST",
+            "/hooks",
+            Some(&json!({"method": method, "vm": vm, "write": {"vm": vm, "disk": 0, "offset": (seed - 190) * MIB, "random": {"seed": seed, "length": 65536}}})),
+        );
+    }
+    let third = migrate_ok(&bed, &sync);
+    let hooks = bed.control("GET", "/hooks", None);
+    assert!(
+        hooks
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["vm"] == json!(vm))
+            .all(|h| h["fired"] == json!(true)),
+        "{hooks}"
+    );
+    bed.assert_clean(&vm, &third);
+
+    let cutover = migrate_ok(
+        &bed,
+        &bed.args(&vm, json!({"cbtsync": true, "cutover": true})),
+    );
+    assert_eq!(cutover["phase"], json!("cutover"));
+    assert_ne!(cutover["power_off"], json!("already_off"));
+    assert_eq!(cutover["converted"], json!(true));
+    assert_eq!(cutover["id"], first["id"], "the same volumes all along");
+    // The write after the third round's snapshot reached the volume at the cutover.
+    for ((_, file, capacity, change_id), id) in bed.live_disks(&vm).iter().zip(&ids) {
+        bed.assert_bit_exact(id, file, *capacity);
+        let volume = bed.volume(id);
+        assert_eq!(&volume.metadata["changeID"], change_id);
+        assert_eq!(volume.metadata["converted"], "true");
+    }
+    bed.assert_clean(&vm, &cutover);
+    let again = migrate_ok(
+        &bed,
+        &bed.args(&vm, json!({"cbtsync": true, "cutover": true})),
+    );
+    assert_eq!(again["changed"], json!(false), "{again:#}");
+}
+
+#[test]
+fn a_warm_migration_of_a_vm_with_an_independent_disk_is_refused_before_anything_changes() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let mut independent = disk(2 * MIB, "pvscsi", json!({"kind": "random", "seed": 51}));
+    independent["mode"] = json!("independent_persistent");
+    let vm = bed.create_vm(
+        "indep",
+        vm_spec(
+            "bios",
+            "on",
+            true,
+            vec![
+                disk(2 * MIB, "pvscsi", json!({"kind": "zeros"})),
+                independent,
+            ],
+        ),
+    );
+    let result = migrate(&bed, &bed.args(&vm, json!({"cbtsync": true})));
+    assert_eq!(result["failed"], json!(true));
+    let msg = result["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("independent disks") && msg.contains("cold"),
+        "{msg}"
+    );
+    assert!(bed.snapshots(&vm).is_empty());
+    let found = bed
+        .runtime
+        .block_on(volumes::list(
+            &bed.cloud,
+            &volumes::ListOpts {
+                metadata: [("vmware_vm".to_owned(), vm.clone())].into(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    assert!(found.is_empty());
+}
+
+/// Starts the module and waits until the progress file says `needle`; returns the child.
+fn start_and_wait_for(bed: &Bed, args: &Value, progress: &Path, needle: &str) -> Child {
+    let mut child = module_command(args, bed.data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(progress).unwrap_or_default();
+        if text.contains(needle) {
+            return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the module ended ({status}) before {needle:?}: {text}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no {needle:?} in {text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn killed_or_cancelled_mid_copy_then_rerun_gives_a_bit_exact_volume_and_no_duplicate() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "kill",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(
+                256 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 61}),
+            )],
+        ),
+    );
+    let progress = bed.data.path().join("kill-progress.jsonl");
+    // assumezero off: the copy writes every byte, so it lasts long enough to be interrupted.
+    let args = bed.args(&vm, json!({"progress_file": progress, "assumezero": false}));
+
+    // SIGTERM (an AAP cancel): the module cleans up and says so.
+    let child = start_and_wait_for(&bed, &args, &progress, "\"copy_start\"");
+    std::thread::sleep(Duration::from_millis(200));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let result = parse(&out);
+    assert_eq!(
+        result["failed"],
+        json!(true),
+        "SIGTERM came too late: {result:#}"
+    );
+    {
+        assert!(
+            result["msg"].as_str().unwrap().contains("signal"),
+            "{result:#}"
+        );
+        let log = std::fs::read_to_string(result["log_file"].as_str().unwrap()).unwrap();
+        assert!(log.contains("cleanup: detached volume"), "{log}");
+        assert!(log.contains("cleanup: removed snapshot"), "{log}");
+    }
+    assert!(bed.snapshots(&vm).is_empty(), "SIGTERM left the snapshot");
+
+    // SIGKILL: nothing runs; the next run finds and removes what was left.
+    let _ = std::fs::remove_file(&progress);
+    let mut child = start_and_wait_for(&bed, &args, &progress, "\"copy_start\"");
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let result = migrate_ok(&bed, &args);
+    assert_eq!(result["changed"], json!(true));
+    check_cold_result(&bed, &vm, &result);
+    bed.assert_clean(&vm, &result);
+    let all = bed
+        .runtime
+        .block_on(volumes::list(
+            &bed.cloud,
+            &volumes::ListOpts {
+                name: Some(format!("{vm}-2000")),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    assert_eq!(all.len(), 1, "one volume per disk, whatever happened");
+}
+
+#[test]
+fn the_vddk_source_gets_the_password_by_file_only() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "vddk",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 71}))],
+        ),
+    );
+    // A stand-in nbdkit records its arguments and the password file it was given, then fails
+    // as nbdkit does without VDDK.
+    let bin = bed.data.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let record = bed.data.path().join("nbdkit-argv");
+    let fake = bin.join("nbdkit");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}\nfor a in \"$@\"; do case \"$a\" in password=+*) cat \"${{a#password=+}}\" > {record}.password;; esac; done\ncat /proc/$$/cmdline | tr '\\0' ' ' > {record}.cmdline\necho 'nbdkit: error: cannot open libvixDiskLib' >&2\nexit 1\n",
+            record = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let args = bed.args(
+        &vm,
+        json!({"transport": "vddk", "libdir": "/nonexistent/vddk"}),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = module_command(&args, bed.data.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    assert!(
+        result["msg"].as_str().unwrap().contains("libvixDiskLib"),
+        "the log tail is shown: {result:#}"
+    );
+    let argv = std::fs::read_to_string(&record).unwrap();
+    let cmdline = std::fs::read_to_string(format!("{}.cmdline", record.display())).unwrap();
+    assert!(
+        !argv.contains(&bed.sim.password) && !cmdline.contains(&bed.sim.password),
+        "{argv}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.password", record.display())).unwrap(),
+        bed.sim.password
+    );
+    let lines: Vec<&str> = argv.lines().collect();
+    for expected in [
+        "--readonly",
+        "--exit-with-parent",
+        "--filter=retry",
+        "--filter=blocksize",
+        "vddk",
+        "libdir=/nonexistent/vddk",
+        "compression=fastlz",
+        "minblock=512",
+        "maxdata=2M",
+    ] {
+        assert!(lines.contains(&expected), "{expected} missing from {argv}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with("password=+/")), "{argv}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("vm=moref=vm-")),
+        "{argv}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("snapshot=snapshot-")),
+        "{argv}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("file=[datastore1] ")),
+        "{argv}"
+    );
+    let thumbprint = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("thumbprint="))
+        .unwrap();
+    assert_eq!(
+        thumbprint, bed.sim.thumbprint_sha1,
+        "VDDK gets the SHA-1 thumbprint"
+    );
+    bed.assert_clean(&vm, &result);
+}
