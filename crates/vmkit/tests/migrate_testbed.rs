@@ -841,3 +841,58 @@ fn the_vddk_source_gets_the_password_by_file_only() {
     );
     bed.assert_clean(&vm, &result);
 }
+
+#[test]
+fn vmkit_migrate_is_the_module_on_the_command_line() {
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "cli",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 81}))],
+        ),
+    );
+    let out = Command::new(exe())
+        .args([
+            "migrate",
+            "--server",
+            &bed.sim.host,
+            "--user",
+            &bed.sim.user,
+            "--vm",
+            &vm,
+        ])
+        .args([
+            "--cloud",
+            &var("VMKIT_TEST_CLOUD"),
+            "--transport",
+            "https",
+            "--skip-conversion",
+            "--check",
+        ])
+        .args(["--set", "vmware_insecure=yes"])
+        .env("VMKIT_VSPHERE_PASSWORD", &bed.sim.password)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let result = parse(&out);
+    assert_eq!(result["disks"][0]["mode"], json!("full"), "{result:#}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&bed.sim.password));
+    let no_password = Command::new(exe())
+        .args([
+            "migrate",
+            "--server",
+            &bed.sim.host,
+            "--user",
+            &bed.sim.user,
+            "--vm",
+            &vm,
+        ])
+        .env_remove("VMKIT_VSPHERE_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!no_password.status.success());
+    assert!(String::from_utf8_lossy(&no_password.stderr).contains("VMKIT_VSPHERE_PASSWORD"));
+}

@@ -4,6 +4,7 @@
 mod copy;
 mod host_info;
 mod inventory;
+mod migrate;
 mod modules;
 mod validate;
 
@@ -37,6 +38,8 @@ enum Command {
     HostInfo(host_info::Args),
     /// Export VMs' data files from vSphere (the export_metadata module).
     Inventory(inventory::Args),
+    /// Migrate one VM's disks into Cinder volumes (the migrate module).
+    Migrate(migrate::Args),
     /// List the Ansible modules this executable implements.
     Modules,
     /// Run an Ansible module by name on a JSON arguments file, as Ansible would.
@@ -59,6 +62,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Command::Copy(args) => copy::run(args),
         Command::HostInfo(args) => host_info::run(args),
         Command::Inventory(args) => inventory::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Modules => modules::list(),
         Command::Module(args) => modules::run(args),
         Command::Validate(args) => validate::run(args),
