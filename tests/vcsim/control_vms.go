@@ -31,6 +31,7 @@ func (c *Control) createVM(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusBadRequest, fmt.Errorf("not a VM of the fixture schema: %w", err))
 		return
 	}
+	spec.runtime = true
 	inventory := c.bed.Fixtures.Inventory
 	networks := map[string]bool{}
 	for _, n := range inventory.Networks {

@@ -46,6 +46,9 @@ type VMSpec struct {
 	Snapshots           []SnapshotSpec `yaml:"snapshots"`
 	Disks               []DiskSpec     `yaml:"disks"`
 	NICs                []NICSpec      `yaml:"nics"`
+
+	// runtime: made through the control API (larger disks allowed), not from the fixture file.
+	runtime bool
 }
 
 type CPUSpec struct {
@@ -90,8 +93,12 @@ type NICSpec struct {
 	IPs       []string `yaml:"ips"`
 }
 
-// maxDiskBytes keeps every fixture disk small enough for CI.
-const maxDiskBytes = 256 << 20
+// maxDiskBytes keeps every fixture disk small enough for CI; VMs made at runtime for benchmarks
+// (POST /vms/create) may have disks up to maxRuntimeDiskBytes.
+const (
+	maxDiskBytes        = 256 << 20
+	maxRuntimeDiskBytes = 64 << 30
+)
 
 var (
 	controllerKinds = setOf("pvscsi", "lsilogic", "lsilogic-sas", "buslogic", "nvme", "sata", "ide")
@@ -186,7 +193,7 @@ func (vm *VMSpec) normalize(defaultDatastore string, datastores, networks map[st
 		}
 	}
 	for i := range vm.Disks {
-		if err := vm.Disks[i].normalize(datastores); err != nil {
+		if err := vm.Disks[i].normalize(datastores, vm.diskLimit()); err != nil {
 			return fmt.Errorf("disk %d: %w", i, err)
 		}
 		if vm.Disks[i].CTK != nil && !vm.CBT {
@@ -214,9 +221,9 @@ func (vm *VMSpec) normalize(defaultDatastore string, datastores, networks map[st
 	return nil
 }
 
-func (d *DiskSpec) normalize(datastores map[string]bool) error {
-	if d.SizeBytes <= 0 || d.SizeBytes%1024 != 0 || d.SizeBytes > maxDiskBytes {
-		return fmt.Errorf("size_bytes must be a positive multiple of 1024, at most %d", maxDiskBytes)
+func (d *DiskSpec) normalize(datastores map[string]bool, maxBytes int64) error {
+	if d.SizeBytes <= 0 || d.SizeBytes%1024 != 0 || d.SizeBytes > maxBytes {
+		return fmt.Errorf("size_bytes must be a positive multiple of 1024, at most %d", maxBytes)
 	}
 	if !controllerKinds[d.Controller] {
 		return fmt.Errorf("unknown controller %q", d.Controller)
@@ -268,6 +275,14 @@ func (d *DiskSpec) normalize(datastores map[string]bool) error {
 }
 
 // Tracked says whether the disk's scsiX:Y.ctkEnabled is TRUE once the VM's CBT is on.
+// diskLimit is the largest disk this VM may declare.
+func (vm *VMSpec) diskLimit() int64 {
+	if vm.runtime {
+		return maxRuntimeDiskBytes
+	}
+	return maxDiskBytes
+}
+
 func (d *DiskSpec) Tracked() bool { return d.CTK == nil || *d.CTK }
 
 func (d *DiskSpec) Independent() bool { return strings.HasPrefix(d.Mode, "independent") }
