@@ -281,6 +281,36 @@ impl Drop for NbdkitServer {
     }
 }
 
+/// Private directories of servers whose process was killed (SIGKILL leaves no chance to clean
+/// up): no server listens on their socket and they are older than any start-up could take.
+/// Removes them, with any secret file still in them; returns what was removed.
+pub fn remove_stale_private_dirs(parent: &Path, older_than: Duration) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("vmkit-nbdkit-");
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= older_than);
+        if ours && old && UnixStream::connect(path.join("nbd.sock")).is_err() {
+            if std::fs::remove_dir_all(&path).is_ok() {
+                tracing::info!(dir = %path.display(), "removed the private directory of a killed nbdkit");
+                removed.push(path);
+            }
+        }
+    }
+    removed
+}
+
 /// Paths of the files that carry secrets to nbdkit.
 #[derive(Debug, Default)]
 pub struct SecretPaths {
@@ -374,6 +404,23 @@ fn log_tail(path: &Path, max: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_old_dirs_without_a_listener_are_stale() {
+        let parent = tempfile::tempdir().unwrap();
+        let stale = parent.path().join("vmkit-nbdkit-dead");
+        std::fs::create_dir(&stale).unwrap();
+        std::fs::write(stale.join("password"), "x").unwrap();
+        let live = parent.path().join("vmkit-nbdkit-live");
+        std::fs::create_dir(&live).unwrap();
+        let _listener = std::os::unix::net::UnixListener::bind(live.join("nbd.sock")).unwrap();
+        let other = parent.path().join("someone-else");
+        std::fs::create_dir(&other).unwrap();
+        assert!(remove_stale_private_dirs(parent.path(), Duration::from_secs(3600)).is_empty());
+        let removed = remove_stale_private_dirs(parent.path(), Duration::ZERO);
+        assert_eq!(removed, vec![stale.clone()]);
+        assert!(!stale.exists() && live.exists() && other.exists());
+    }
     use super::*;
 
     fn vddk() -> Source {

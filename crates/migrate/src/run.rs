@@ -462,6 +462,14 @@ impl Work<'_> {
 
     /// What a crashed run left: our snapshot, our volumes attached to this conversion host.
     async fn remove_leftovers(&self, plan: &[PlannedDisk]) -> Result<()> {
+        // A start-up takes at most a minute; older directories without a server are a killed run's.
+        for dir in conversion_host::nbdkit::remove_stale_private_dirs(
+            &std::env::temp_dir(),
+            Duration::from_secs(300),
+        ) {
+            self.journal
+                .log(format!("removed {} left by a killed nbdkit", dir.display()));
+        }
         for snapshot in our_snapshots(&self.vm.snapshots) {
             self.journal.event(
                 "leftover",

@@ -896,3 +896,59 @@ fn vmkit_migrate_is_the_module_on_the_command_line() {
     assert!(!no_password.status.success());
     assert!(String::from_utf8_lossy(&no_password.stderr).contains("VMKIT_VSPHERE_PASSWORD"));
 }
+
+#[test]
+fn a_conversion_without_virt_v2v_in_place_fails_before_anything_changes() {
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "noconv",
+        vm_spec(
+            "bios",
+            "on",
+            false,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 91}))],
+        ),
+    );
+    let empty_path = tempfile::tempdir().unwrap();
+    let args = bed.args(&vm, json!({"skipconversion": false}));
+    let out = module_command(&args, bed.data.path())
+        .env("PATH", empty_path.path())
+        .output()
+        .unwrap();
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("virt-v2v-in-place is not installed") && msg.contains("skipconversion"),
+        "{msg}"
+    );
+    assert!(bed.snapshots(&vm).is_empty());
+    let found = bed
+        .runtime
+        .block_on(volumes::list(
+            &bed.cloud,
+            &volumes::ListOpts {
+                metadata: [("vmware_vm".to_owned(), vm.clone())].into(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    assert!(found.is_empty(), "a volume was created");
+    let power = bed.runtime.block_on(async {
+        let client = vsphere::Client::connect(&vsphere::ConnectOptions {
+            server: bed.sim.host.clone(),
+            user: bed.sim.user.clone(),
+            password: vsphere::Password::new(&bed.sim.password),
+            tls: vsphere::TlsMode::Insecure,
+        })
+        .await
+        .unwrap();
+        let moref = vsphere::finder::find_by_name(&client, &vm).await.unwrap();
+        vsphere::power::power_state(&client, &moref).await.unwrap()
+    });
+    assert_eq!(
+        power,
+        vsphere::vm::PowerState::PoweredOn,
+        "the VM was powered off"
+    );
+}
