@@ -13,7 +13,8 @@ description:
     returns every finding, each with a rule C(id), C(severity) (C(critical), C(warning) or
     C(information)), the C(vm), the C(object) concerned and an actionable C(message).
   - Rule ids and severities follow Forklift's VMware validation rules where Forklift has the
-    rule (C(vmware.changed_block_tracking.disabled) for warm migrations,
+    rule (C(vmware.changed_block_tracking.disabled) and, per disk,
+    C(vmware.changed_block_tracking.disk.disabled) for warm migrations,
     C(vmware.snapshot.detected), C(vmware.consolidation_needed),
     C(vmware.disk_mode.independent), C(vmware.disk.rdm.detected),
     C(vmware.disk.shared.detected), C(vmware.datastore.missing),
@@ -27,42 +28,9 @@ description:
   - Changes nothing; runs the same in check mode.
 author:
   - os-migrate contributors (@os-migrate)
+extends_documentation_fragment:
+  - os_migrate.vmware_migration_kit.vsphere
 options:
-  server:
-    description:
-      - vCenter or ESXi, as C(host), C(host:port) or C(https://host/sdk).
-    type: str
-    required: true
-    aliases: [vcenter_hostname, hostname]
-  user:
-    description:
-      - The vSphere user.
-    type: str
-    required: true
-    aliases: [vcenter_username, username]
-  password:
-    description:
-      - The vSphere password. A secret (no_log), never logged or returned.
-    type: str
-    required: true
-    aliases: [vcenter_password]
-  vmware_insecure:
-    description:
-      - Do not check the server certificate.
-    type: bool
-    default: false
-  validate_certs:
-    description:
-      - The inverse of O(vmware_insecure). C(false) skips the certificate check.
-    type: bool
-  thumbprint:
-    description:
-      - Pin the server certificate by its SHA-1 (as vSphere shows it) or SHA-256 fingerprint.
-    type: str
-  ca_file:
-    description:
-      - Trust only the certificates of this PEM file.
-    type: path
   vmname:
     description:
       - "One VM name or a list of names: the plan. Duplicate MACs are looked for across it."

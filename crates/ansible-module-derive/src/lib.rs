@@ -13,6 +13,10 @@
 //! - `elements = "str"` for list element types the Rust type does not say.
 //! - `unused = "why"`: accepted for compatibility with the original, has no effect (a warning).
 //! - `required`: force required even for an `Option` (rarely useful).
+//! - `flatten`: the field is itself a `ModuleArgs` struct whose options are the parent's, in the
+//!   field's place (a group of options several modules share). The field must also carry
+//!   `#[serde(flatten)]`, which reads those options from the same flat map; unknown keys are still
+//!   refused with every option of the merged spec listed.
 //!
 //! A non-`Option` field without a default is required.
 
@@ -33,7 +37,7 @@ pub fn derive_module_args(input: TokenStream) -> TokenStream {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, PartialEq)]
 struct FieldAttrs {
     default: Option<String>,
     no_log: bool,
@@ -43,6 +47,13 @@ struct FieldAttrs {
     arg_type: Option<String>,
     elements: Option<String>,
     unused: Option<String>,
+    flatten: bool,
+}
+
+/// One piece of the spec: a field's own option, or a flattened struct's options.
+enum SpecPart {
+    Own(TokenStream2),
+    Flattened(Type),
 }
 
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
@@ -57,11 +68,15 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         ));
     };
 
-    let mut specs = Vec::new();
+    let mut parts = Vec::new();
     for field in &fields.named {
         let Some(ident) = &field.ident else { continue };
         let key = ident.to_string().trim_start_matches("r#").to_string();
         let attrs = parse_attrs(&field.attrs)?;
+        if attrs.flatten {
+            parts.push(SpecPart::Flattened(flattened_type(field, &attrs)?));
+            continue;
+        }
         let (optional, inner) = strip_option(&field.ty);
         let (inferred_type, inferred_elements) = infer_type(inner);
         let arg_type = match attrs.arg_type.clone().or(inferred_type) {
@@ -107,7 +122,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let no_log = attrs.no_log;
         let aliases = &attrs.aliases;
         let choices = &attrs.choices;
-        specs.push(quote! {
+        parts.push(SpecPart::Own(quote! {
             ::ansible_module::ArgSpec {
                 name: #key,
                 arg_type: #arg_type,
@@ -119,17 +134,78 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 choices: &[#(#choices),*],
                 unused: #unused,
             }
-        });
+        }));
     }
 
+    if parts.iter().all(|p| matches!(p, SpecPart::Own(_))) {
+        let specs = parts.iter().filter_map(|p| match p {
+            SpecPart::Own(spec) => Some(spec),
+            SpecPart::Flattened(_) => None,
+        });
+        return Ok(quote! {
+            impl ::ansible_module::ModuleArgs for #name {
+                fn spec() -> &'static [::ansible_module::ArgSpec] {
+                    static SPEC: &[::ansible_module::ArgSpec] = &[#(#specs),*];
+                    SPEC
+                }
+            }
+        });
+    }
+    // A flattened struct's spec is another type's static: the merged one is built once.
+    let pushes = parts.iter().map(|p| match p {
+        SpecPart::Own(spec) => quote! { spec.push(#spec); },
+        SpecPart::Flattened(ty) => quote! {
+            spec.extend_from_slice(<#ty as ::ansible_module::ModuleArgs>::spec());
+        },
+    });
     Ok(quote! {
         impl ::ansible_module::ModuleArgs for #name {
             fn spec() -> &'static [::ansible_module::ArgSpec] {
-                static SPEC: &[::ansible_module::ArgSpec] = &[#(#specs),*];
-                SPEC
+                static SPEC: ::std::sync::OnceLock<::std::vec::Vec<::ansible_module::ArgSpec>> =
+                    ::std::sync::OnceLock::new();
+                SPEC.get_or_init(|| {
+                    let mut spec = ::std::vec::Vec::new();
+                    #(#pushes)*
+                    spec
+                })
             }
         }
     })
+}
+
+/// The type of an `#[arg(flatten)]` field, checked: no other `arg` key, and `#[serde(flatten)]`.
+fn flattened_type(field: &syn::Field, attrs: &FieldAttrs) -> syn::Result<Type> {
+    let alone = FieldAttrs {
+        flatten: true,
+        ..FieldAttrs::default()
+    };
+    if *attrs != alone {
+        return Err(syn::Error::new(
+            field.span(),
+            "#[arg(flatten)] takes no other #[arg] key: the flattened struct's fields carry them",
+        ));
+    }
+    let serde_flatten = field.attrs.iter().any(|attr| match &attr.meta {
+        syn::Meta::List(list) if list.path.is_ident("serde") => {
+            list.tokens.clone().into_iter().any(
+                |token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "flatten"),
+            )
+        }
+        _ => false,
+    });
+    if !serde_flatten {
+        return Err(syn::Error::new(
+            field.span(),
+            "#[arg(flatten)] needs #[serde(flatten)] too, so the options are read from the same map",
+        ));
+    }
+    if strip_option(&field.ty).0 {
+        return Err(syn::Error::new(
+            field.ty.span(),
+            "#[arg(flatten)] needs the struct itself, not an Option: make its fields optional instead",
+        ));
+    }
+    Ok(field.ty.clone())
 }
 
 const ANSIBLE_TYPES: &[&str] = &["str", "bool", "int", "float", "path", "list", "dict", "raw"];
@@ -284,6 +360,7 @@ fn parse_attrs(attrs: &[syn::Attribute]) -> syn::Result<FieldAttrs> {
             match key.as_str() {
                 "no_log" => out.no_log = true,
                 "required" => out.required = true,
+                "flatten" => out.flatten = true,
                 "default" => out.default = Some(lit_to_json(&meta.value()?.parse::<Expr>()?)?),
                 "aliases" => out.aliases = string_list(&meta.value()?.parse::<Expr>()?)?,
                 "choices" => out.choices = string_list(&meta.value()?.parse::<Expr>()?)?,

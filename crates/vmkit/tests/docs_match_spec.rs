@@ -3,7 +3,7 @@
 //! The original collection's docs and code drifted apart; here a drift fails the build.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ansible_module::ArgSpec;
 use serde_json::Value;
@@ -13,17 +13,58 @@ fn modules_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins/modules")
 }
 
+/// The `NAME = r'''...'''` block of a docs file.
+fn python_block(path: &Path, text: &str, name: &str) -> String {
+    let start = text
+        .find(&format!("{name} = r'''"))
+        .unwrap_or_else(|| panic!("{}: no {name} block", path.display()));
+    let body = &text[start + name.len() + 7..];
+    body[..body.find("'''").expect("unterminated block")].to_string()
+}
+
+/// The options of the collection's doc fragments a DOCUMENTATION names in
+/// `extends_documentation_fragment`, merged into its own as ansible-doc does; an option both
+/// define, or a fragment that is not ours, is refused.
+fn merge_fragments(module: &str, docs: &mut Value) {
+    let names: Vec<String> = match docs.get("extends_documentation_fragment") {
+        None => return,
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(list) => strings(list).into_iter().collect(),
+    };
+    for full in names {
+        let name = full
+            .strip_prefix("os_migrate.vmware_migration_kit.")
+            .unwrap_or_else(|| panic!("{module}: doc fragment {full} is not this collection's"));
+        let path = modules_dir().join(format!("../doc_fragments/{name}.py"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{module}: doc fragment {}: {e}", path.display()));
+        let fragment: Value = serde_norway::from_str(&python_block(&path, &text, "DOCUMENTATION"))
+            .unwrap_or_else(|e| panic!("{}: DOCUMENTATION is not YAML: {e}", path.display()));
+        descriptions_are_text(name, "DOCUMENTATION", &fragment);
+        let Some(Value::Object(options)) = fragment.get("options").cloned() else {
+            panic!("{}: a fragment without options", path.display());
+        };
+        let own = docs
+            .as_object_mut()
+            .expect("DOCUMENTATION is a mapping")
+            .entry("options")
+            .or_insert_with(|| Value::Object(Default::default()))
+            .as_object_mut()
+            .expect("options is a mapping");
+        for (key, option) in options {
+            assert!(
+                own.insert(key.clone(), option).is_none(),
+                "{module}: option {key} is both in DOCUMENTATION and in doc fragment {name}"
+            );
+        }
+    }
+}
+
 fn documentation(module: &str) -> Value {
     let path = modules_dir().join(format!("{module}.py"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (every module needs its docs file)", path.display()));
-    let block = |name: &str| -> String {
-        let start = text
-            .find(&format!("{name} = r'''"))
-            .unwrap_or_else(|| panic!("{}: no {name} block", path.display()));
-        let body = &text[start + name.len() + 7..];
-        body[..body.find("'''").expect("unterminated block")].to_string()
-    };
+    let block = |name: &str| python_block(&path, &text, name);
     for required in ["EXAMPLES", "RETURN"] {
         let parsed: Value = serde_norway::from_str(&block(required))
             .unwrap_or_else(|e| panic!("{module}: {required} is not YAML: {e}"));
@@ -33,9 +74,10 @@ fn documentation(module: &str) -> Value {
             return_keys_are_known(module, "RETURN", &parsed);
         }
     }
-    let docs: Value = serde_norway::from_str(&block("DOCUMENTATION"))
+    let mut docs: Value = serde_norway::from_str(&block("DOCUMENTATION"))
         .unwrap_or_else(|e| panic!("{module}: DOCUMENTATION is not YAML: {e}"));
     descriptions_are_text(module, "DOCUMENTATION", &docs);
+    merge_fragments(module, &mut docs);
     docs
 }
 

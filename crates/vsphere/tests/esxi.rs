@@ -2,6 +2,8 @@
 //! vCenter-only calls): the test bed's second simulator, with tests/fixtures/esxi.yaml as the
 //! oracle. Start it first: `scripts/testbed up vsphere; eval "$(scripts/testbed env)"`.
 
+mod support;
+
 use testbed::vsphere::{Fixtures, HOW_TO_START, Simulator};
 use vsphere::datastore::{DatastorePath, datastore_file_url};
 use vsphere::finder::{self, VmSelector};
@@ -107,18 +109,7 @@ async fn snapshots_and_datastore_files_on_a_standalone_host() {
     )
     .unwrap();
     assert!(url.as_str().contains("dcPath=ha-datacenter"), "{url}");
-    let http = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
-    let response = http
-        .get(url)
-        .header("Range", "bytes=0-7")
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    assert_eq!(response.bytes().await.unwrap().len(), 8);
+    assert_eq!(support::get_range(url, "bytes=0-7").await.len(), 8);
 
     cbt::set_change_tracking(&client, &moref, true)
         .await

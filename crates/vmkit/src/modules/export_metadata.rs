@@ -4,35 +4,21 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ansible_module::{Context, Module, ModuleArgs, Response, Secret};
+use ansible_module::{Context, Module, ModuleArgs, Response};
 use anyhow::{Context as _, bail};
 use migration_data::NetworkMap;
 use serde::{Deserialize, Serialize};
 use vm_export::{ExportOptions, Outcome, Selection, VmExport};
 
-use crate::modules::vsphere_connection::{Connection, logout};
+use crate::modules::vsphere_connection::{Connection, VsphereConnectionArgs, logout};
 
 pub struct ExportMetadata;
 
 #[derive(Debug, Deserialize, ModuleArgs)]
 pub struct Args {
-    /// vCenter or ESXi: `host`, `host:port` or `https://host/sdk`.
-    #[arg(aliases = ["vcenter_hostname", "hostname"])]
-    pub server: String,
-    #[arg(aliases = ["vcenter_username", "username"])]
-    pub user: String,
-    #[arg(no_log, aliases = ["vcenter_password"])]
-    pub password: Secret,
-    /// Skip certificate checks.
-    #[arg(default = false)]
-    pub vmware_insecure: bool,
-    /// The inverse of `vmware_insecure` (as in vmware.vmware).
-    pub validate_certs: Option<bool>,
-    /// Pin the server certificate: SHA-1 (as vSphere shows it) or SHA-256.
-    pub thumbprint: Option<String>,
-    /// Trust only the certificates of this PEM file.
-    #[arg(type = "path")]
-    pub ca_file: Option<String>,
+    #[serde(flatten)]
+    #[arg(flatten)]
+    pub connection: VsphereConnectionArgs,
     /// One VM name or a list.
     #[arg(aliases = ["vm_name", "vms_list"], elements = "str")]
     pub vmname: Option<Vec<String>>,
@@ -123,15 +109,7 @@ impl Module for ExportMetadata {
 
     fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         let request = ExportRequest {
-            connection: Connection {
-                server: &args.server,
-                user: &args.user,
-                password: &args.password,
-                vmware_insecure: args.vmware_insecure,
-                validate_certs: args.validate_certs,
-                thumbprint: args.thumbprint.as_deref(),
-                ca_file: args.ca_file.as_deref(),
-            },
+            connection: args.connection.connection(),
             selection: Selection {
                 names: args.vmname.clone().unwrap_or_default(),
                 folder: args.folder.clone(),

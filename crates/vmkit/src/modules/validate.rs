@@ -3,36 +3,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ansible_module::{Context, Module, ModuleArgs, Response, Secret};
+use ansible_module::{Context, Module, ModuleArgs, Response};
 use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use validation::{FailOn, Finding, MigrationType, Plan, Severity};
 use vm_export::Selection;
 
 use crate::modules::export_metadata::network_map;
-use crate::modules::vsphere_connection::{Connection, logout};
+use crate::modules::vsphere_connection::{Connection, VsphereConnectionArgs, logout};
 
 pub struct Validate;
 
 #[derive(Debug, Deserialize, ModuleArgs)]
 pub struct Args {
-    /// vCenter or ESXi: `host`, `host:port` or `https://host/sdk`.
-    #[arg(aliases = ["vcenter_hostname", "hostname"])]
-    pub server: String,
-    #[arg(aliases = ["vcenter_username", "username"])]
-    pub user: String,
-    #[arg(no_log, aliases = ["vcenter_password"])]
-    pub password: Secret,
-    /// Skip certificate checks.
-    #[arg(default = false)]
-    pub vmware_insecure: bool,
-    /// The inverse of `vmware_insecure` (as in vmware.vmware).
-    pub validate_certs: Option<bool>,
-    /// Pin the server certificate: SHA-1 (as vSphere shows it) or SHA-256.
-    pub thumbprint: Option<String>,
-    /// Trust only the certificates of this PEM file.
-    #[arg(type = "path")]
-    pub ca_file: Option<String>,
+    #[serde(flatten)]
+    #[arg(flatten)]
+    pub connection: VsphereConnectionArgs,
     /// One VM name or a list: the plan.
     #[arg(aliases = ["vm_name", "vms_list"], elements = "str")]
     pub vmname: Option<Vec<String>>,
@@ -126,15 +112,7 @@ impl Module for Validate {
 
     fn run(args: Args, _ctx: &mut Context) -> anyhow::Result<Response> {
         let request = ValidateRequest {
-            connection: Connection {
-                server: &args.server,
-                user: &args.user,
-                password: &args.password,
-                vmware_insecure: args.vmware_insecure,
-                validate_certs: args.validate_certs,
-                thumbprint: args.thumbprint.as_deref(),
-                ca_file: args.ca_file.as_deref(),
-            },
+            connection: args.connection.connection(),
             selection: Selection {
                 names: args.vmname.clone().unwrap_or_default(),
                 folder: args.folder.clone(),

@@ -1,9 +1,47 @@
 //! The vSphere connection arguments shared by the vSphere modules and CLI subcommands, and the
 //! login with errors that say which argument to fix.
 
-use ansible_module::Secret;
+use ansible_module::{ModuleArgs, Secret};
 use anyhow::{Context as _, anyhow, bail};
+use serde::Deserialize;
 use vsphere::{Client, ConnectOptions, FaultKind, Password, Thumbprint, TlsMode};
+
+/// The connection options of every vSphere module, flattened into each one's arguments
+/// (`#[serde(flatten)] #[arg(flatten)]`); documented once in plugins/doc_fragments/vsphere.py.
+#[derive(Debug, Deserialize, ModuleArgs)]
+pub struct VsphereConnectionArgs {
+    /// vCenter or ESXi: `host`, `host:port` or `https://host/sdk`.
+    #[arg(aliases = ["vcenter_hostname", "hostname"])]
+    pub server: String,
+    #[arg(aliases = ["vcenter_username", "username"])]
+    pub user: String,
+    #[arg(no_log, aliases = ["vcenter_password"])]
+    pub password: Secret,
+    /// Skip certificate checks.
+    #[arg(default = false)]
+    pub vmware_insecure: bool,
+    /// The inverse of `vmware_insecure` (as in vmware.vmware).
+    pub validate_certs: Option<bool>,
+    /// Pin the server certificate: SHA-1 (as vSphere shows it) or SHA-256.
+    pub thumbprint: Option<String>,
+    /// Trust only the certificates of this PEM file.
+    #[arg(type = "path")]
+    pub ca_file: Option<String>,
+}
+
+impl VsphereConnectionArgs {
+    pub(crate) fn connection(&self) -> Connection<'_> {
+        Connection {
+            server: &self.server,
+            user: &self.user,
+            password: &self.password,
+            vmware_insecure: self.vmware_insecure,
+            validate_certs: self.validate_certs,
+            thumbprint: self.thumbprint.as_deref(),
+            ca_file: self.ca_file.as_deref(),
+        }
+    }
+}
 
 /// How to reach and trust vCenter or ESXi.
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,7 @@
 //! Test support: the test bed's environment (`scripts/testbed env vsphere`), the fixture file
 //! (the oracle), and the simulator's control API.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use vsphere::{Client, ConnectOptions, Password, Thumbprint, TlsMode};
 
@@ -87,4 +87,16 @@ pub use testbed::vsphere::{FixtureVm, Fixtures};
 
 pub fn fixtures() -> Fixtures {
     Fixtures::from_env()
+}
+
+/// The bytes of `range` (`bytes=0-16`) of a datastore file URL, over https without checking the
+/// simulator's self-signed certificate.
+pub async fn get_range(url: url::Url, range: &str) -> Vec<u8> {
+    let http = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let response = http.get(url).header("Range", range).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.unwrap().to_vec()
 }
