@@ -301,11 +301,13 @@ pub fn remove_stale_private_dirs(parent: &Path, older_than: Duration) -> Vec<Pat
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age >= older_than);
-        if ours && old && UnixStream::connect(path.join("nbd.sock")).is_err() {
-            if std::fs::remove_dir_all(&path).is_ok() {
-                tracing::info!(dir = %path.display(), "removed the private directory of a killed nbdkit");
-                removed.push(path);
-            }
+        if ours
+            && old
+            && UnixStream::connect(path.join("nbd.sock")).is_err()
+            && std::fs::remove_dir_all(&path).is_ok()
+        {
+            tracing::info!(dir = %path.display(), "removed the private directory of a killed nbdkit");
+            removed.push(path);
         }
     }
     removed
