@@ -22,6 +22,8 @@ playbook sync "${vars[@]}" -e cutover=true || fail "sync.yml, second round (cuto
 check $vm -e expect_status=synced || fail "after the second sync"
 summary_field $vm disks | grep -q '"delta"' || fail "the second round did not copy only the changes"
 write 0 8388608 $(($$ + 2)) || fail "guest write"
+playbook cutover "${vars[@]}" -e os_migrate_create_os_instance=false || fail "cutover.yml, volumes only"
+allow_fake_hypervisor $vm
 playbook cutover "${vars[@]}" || fail "cutover.yml"
 check $vm || fail "after the cutover"
 server=$(summary_field $vm server_id)
