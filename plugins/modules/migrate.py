@@ -30,32 +30,18 @@ description:
     whose full copy did not finish is copied again from the start. A run after success changes
     nothing.
   - The vCenter password reaches nbdkit only through a private file (C(password=+FILE)) removed once
-    nbdkit read it; never on a command line, in a log or in the output.
+    nbdkit read it; never on a command line, in a log or in the output. VDDK gets the SHA-1
+    I(thumbprint) when one is given, else the one read from the server after the connection
+    checked its certificate.
   - Progress goes to I(progress_file) as JSON lines (per disk C(bytes_done), C(bytes_total),
     C(percent), C(mib_per_s); events; a final C(summary)), a text log to C(migrate.log) in the VM's
     data directory.
   - In check mode, reports per disk what would be done and changes nothing.
 author:
   - os-migrate contributors (@os-migrate)
+extends_documentation_fragment:
+  - os_migrate.vmware_migration_kit.vsphere
 options:
-  server:
-    description:
-      - vCenter or ESXi, as C(host), C(host:port) or C(https://host/sdk).
-    type: str
-    required: true
-    aliases: [vcenter_hostname, hostname]
-  user:
-    description:
-      - vSphere user name.
-    type: str
-    required: true
-    aliases: [vcenter_username, username]
-  password:
-    description:
-      - vSphere password (no_log).
-    type: str
-    required: true
-    aliases: [vcenter_password]
   vmname:
     description:
       - The VM's name.
@@ -101,24 +87,6 @@ options:
     description:
       - For the C(file) transport, where the datastores are mounted, one sub-directory per datastore
         name (a disk is read from C(<localdiskpath>/<datastore>/<path>), else C(<localdiskpath>/<path>)).
-    type: path
-  vmware_insecure:
-    description:
-      - Skip the vSphere certificate check.
-    type: bool
-    default: false
-  validate_certs:
-    description:
-      - The inverse of I(vmware_insecure) (as in vmware.vmware).
-    type: bool
-  thumbprint:
-    description:
-      - Pin the vSphere certificate by its SHA-1 (as vSphere shows it) or SHA-256 thumbprint. Without
-        a SHA-1 pin, the thumbprint VDDK needs is read from the server after the connection checked it.
-    type: str
-  ca_file:
-    description:
-      - Trust only the certificates of this PEM file.
     type: path
   osmdatadir:
     description:

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ansible_module::{Context, Module, ModuleArgs, Response, Secret};
+use ansible_module::{Context, Module, ModuleArgs, Response};
 use anyhow::{Context as _, anyhow, bail};
 use conversion_host::nbdkit::SecretValue;
 use migrate::{ConversionHostId, ConversionOptions, Phase, Request, Transport};
@@ -13,19 +13,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::cloud::connect;
-use super::vsphere_connection::{Connection, logout};
+use super::vsphere_connection::{VsphereConnectionArgs, logout};
 
 pub struct Migrate;
 
 #[derive(Debug, Deserialize, ModuleArgs)]
 pub struct Args {
-    /// vCenter or ESXi: `host`, `host:port` or `https://host/sdk`.
-    #[arg(aliases = ["vcenter_hostname", "hostname"])]
-    pub server: String,
-    #[arg(aliases = ["vcenter_username", "username"])]
-    pub user: String,
-    #[arg(no_log, aliases = ["vcenter_password"])]
-    pub password: Secret,
+    #[serde(flatten)]
+    #[arg(flatten)]
+    pub vsphere: VsphereConnectionArgs,
     #[arg(aliases = ["vm_name"])]
     pub vmname: String,
     /// The VM's inventory folder (guest_info's `hw_folder`); the VM is looked up by name when nothing is there.
@@ -47,13 +43,6 @@ pub struct Args {
     /// Where the datastores are mounted (file transport): one sub-directory per datastore.
     #[arg(type = "path")]
     pub localdiskpath: Option<String>,
-    #[arg(default = false)]
-    pub vmware_insecure: bool,
-    pub validate_certs: Option<bool>,
-    /// Pin the vSphere certificate: SHA-1 (as vSphere shows it) or SHA-256.
-    pub thumbprint: Option<String>,
-    #[arg(type = "path")]
-    pub ca_file: Option<String>,
     /// Data directory on the conversion host; the VM's lock, log and progress file go in `<osmdatadir>/<vmname>/`.
     #[arg(default = "/tmp/os-migrate", type = "path", aliases = ["os_migrate_vmw_data_dir"])]
     pub osmdatadir: String,
@@ -133,15 +122,7 @@ impl Module for Migrate {
                  copied whole); set cbtsync: true for the cutover of a warm migration",
             );
         }
-        let connection = Connection {
-            server: &args.server,
-            user: &args.user,
-            password: &args.password,
-            vmware_insecure: args.vmware_insecure,
-            validate_certs: args.validate_certs,
-            thumbprint: args.thumbprint.as_deref(),
-            ca_file: args.ca_file.as_deref(),
-        };
+        let connection = args.vsphere.connection();
         let tls = connection.tls_mode()?;
         let data_dir =
             PathBuf::from(&args.osmdatadir).join(migrate::names::safe_vm_name(&args.vmname));
@@ -200,11 +181,11 @@ impl Module for Migrate {
             let client = connection.connect().await?;
             request.transport = transport(&args, &tls, &client).await?;
             let cloud = connect("dst_cloud", args.dst_cloud.as_ref()).await?;
-            let password = SecretValue::new(args.password.expose());
+            let password = SecretValue::new(args.vsphere.password.expose());
             let vsphere = migrate::Vsphere {
                 client: &client,
-                server: client.url().host_str().unwrap_or(&args.server),
-                user: &args.user,
+                server: client.url().host_str().unwrap_or(&args.vsphere.server),
+                user: &args.vsphere.user,
                 password: &password,
             };
             let result = migrate::migrate(&vsphere, &cloud, &request, cancel).await;
@@ -290,7 +271,7 @@ async fn transport(
         "https" => Transport::Https {
             // A thumbprint pin was checked on the SOAP connection; curl cannot pin one.
             verify_tls: matches!(tls, vsphere::TlsMode::Verify | vsphere::TlsMode::CaFile(_)),
-            ca_file: args.ca_file.as_ref().map(PathBuf::from),
+            ca_file: args.vsphere.ca_file.as_ref().map(PathBuf::from),
         },
         "file" => Transport::File {
             root: PathBuf::from(args.localdiskpath.as_deref().context(
