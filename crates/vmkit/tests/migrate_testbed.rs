@@ -952,3 +952,110 @@ fn a_conversion_without_virt_v2v_in_place_fails_before_anything_changes() {
         "the VM was powered off"
     );
 }
+
+#[test]
+fn the_guest_is_converted_in_place_on_the_attached_volumes() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "conv",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![
+                disk(2 * MIB, "pvscsi", json!({"kind": "random", "seed": 101})),
+                disk(MIB, "sata", json!({"kind": "random", "seed": 102})),
+            ],
+        ),
+    );
+    // A stand-in virt-v2v-in-place: records how it was run and marks every disk it was given,
+    // proving it ran on the attached volumes.
+    let bin = bed.data.path().join("v2v-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let record = bed.data.path().join("v2v-record");
+    let script = bed.data.path().join("firstboot.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    std::fs::write(
+        bin.join("virt-v2v-in-place"),
+        format!(
+            r#"#!/bin/sh
+printf '%s\n' "$@" > {record}
+echo "LIBGUESTFS_BACKEND=$LIBGUESTFS_BACKEND" >> {record}
+prev=
+for a in "$@"; do
+  if [ "$prev" = libvirtxml ]; then
+    cp "$a" {record}.xml
+    for dev in $(sed -n "s/.*<source dev='\([^']*\)'.*/\1/p" "$a"); do printf 'converted' | dd of="$dev" bs=9 count=1 conv=notrunc 2>/dev/null; done
+  fi
+  prev=$a
+done
+"#,
+            record = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("virt-v2v-in-place"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let args = bed.args(
+        &vm,
+        json!({"skipconversion": false, "multidiskfs": true, "bootscript": script, "extraopts": "--key 'ALL:file:/a b' -v"}),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = module_command(&args, bed.data.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(false), "{result:#}");
+    assert_eq!(result["conversion_ran"], json!(true));
+    let argv = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<&str> = argv.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "--firstboot",
+            script.to_str().unwrap(),
+            "--key",
+            "ALL:file:/a b",
+            "-v",
+            "-i",
+            "libvirtxml",
+            lines[7],
+            "LIBGUESTFS_BACKEND=direct"
+        ],
+        "{argv}"
+    );
+    let xml = std::fs::read_to_string(format!("{}.xml", record.display())).unwrap();
+    assert!(
+        xml.contains("bus='scsi'") && xml.contains("bus='sata'"),
+        "{xml}"
+    );
+    for id in result["id"].as_array().unwrap() {
+        let id = id.as_str().unwrap();
+        let file = Path::new(&var("VMKIT_TEST_LOOP_VOLUME_DIR")).join(format!("volume-{id}"));
+        let mut head = [0u8; 9];
+        std::fs::File::open(file)
+            .unwrap()
+            .read_exact(&mut head)
+            .unwrap();
+        assert_eq!(
+            &head, b"converted",
+            "virt-v2v-in-place did not see volume {id}"
+        );
+        let volume = bed.volume(id);
+        assert_eq!(volume.metadata["converted"], "true");
+        assert_eq!(volume.metadata["guest_converted"], "true");
+    }
+    let boot = bed.volume(result["id"][0].as_str().unwrap());
+    assert_eq!(
+        boot.volume_image_metadata
+            .get("hw_disk_bus")
+            .map(String::as_str),
+        Some("virtio")
+    );
+    bed.assert_clean(&vm, &result);
+}
