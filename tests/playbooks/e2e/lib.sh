@@ -67,4 +67,9 @@ allow_fake_hypervisor() { # allow_fake_hypervisor VM
   done
 }
 
-fail() { echo "FAILED: $*" >&2; exit 1; }
+fail() {
+  local log
+  for log in "$work"/*.log; do [ -e "$log" ] && { echo "--- end of $log" >&2; tail -n 80 "$log" >&2; }; done
+  echo "FAILED: $*" >&2
+  exit 1
+}
