@@ -15,12 +15,20 @@ run() { # run PLAYBOOK INVENTORY [args...]
     -e @"$e2e/upstream_overrides.yml" -e os_migrate_vmw_data_dir="$work/data" -e "{\"vms_list\": [\"$vm\"]}"
 }
 
+# Each example first runs import_volumes.yml (copy only, whatever the file says about teardown),
+# so that the test bed's fake hypervisor can be allowed (see allow_fake_hypervisor in e2e/lib.sh).
 # vars.yaml: unmapped networks (macs.json), fixed IPs, teardown: everything is deleted again.
+run import_volumes vmk-localhost_inventory.yml -e @"$examples/vmk-vars.yaml" || fail "vars.yaml, import_volumes.yml"
+[ "$(summary_field $vm status)" = '"copied"' ] || fail "import_volumes.yml: $(summary_field $vm status)"
+allow_fake_hypervisor $vm
 run migration vmk-localhost_inventory.yml -e @"$examples/vmk-vars.yaml" || fail "vars.yaml"
 [ "$(summary_field $vm status)" = '"migrated, torn down"' ] || fail "vars.yaml: $(summary_field $vm status)"
 [ -z "$(openstack --os-cloud "$cloud" server list --name "^$vm\$" -f value -c ID)" ] || fail "teardown left the server"
 
 # The docs' three files: the server stays (no teardown variable at all).
+run import_volumes docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" \
+  || fail "docs inventory + secrets + myvars, import_volumes.yml"
+allow_fake_hypervisor $vm
 run migration docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" \
   || fail "docs inventory + secrets + myvars"
 check $vm || fail "docs example: the migrated VM"
@@ -30,6 +38,7 @@ cleanup_vms $vm
 run migration docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" \
   -e @"$examples/vmk-old-readme-cbt-sync.yaml" || fail "CBT sync round"
 [ "$(summary_field $vm status)" = '"synced"' ] || fail "CBT sync: $(summary_field $vm status)"
+allow_fake_hypervisor $vm
 run migration docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" \
   -e @"$examples/vmk-agents-cbt-two-phase.yaml" >"$work/cutover.log" 2>&1 || { cat "$work/cutover.log"; fail "AGENTS.md cutover"; }
 grep -q 'cutover is true but cbt_sync is not' "$work/cutover.log" || fail "no message about cutover without cbt_sync"
