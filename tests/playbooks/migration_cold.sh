@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# migration.yml, cold, for a two-disk two-NIC VM (lab-multi-nic: a distributed and a standard
-# portgroup, keyed by name) over the two-conversion-host inventory: server ACTIVE with the chosen
-# flavor, its MACs and fixed IPv4 addresses, volumes bit-exact; a re-run changes nothing.
+# migration.yml, cold, for a two-disk two-NIC VM (a running copy of lab-multi-nic: a NIC on a
+# standard and one on a distributed portgroup, both keyed by name) over the two-conversion-host
+# inventory: the VM is powered off, its server ACTIVE with the chosen flavor, its MACs and fixed
+# IPv4 addresses, volumes bit-exact; a re-run changes nothing.
 source "$(dirname "$0")/e2e/lib.sh"
-vm=lab-multi-nic
+vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 trap 'cleanup_vms $vm; cleanup_networks; rm -rf "$work"' EXIT
-cleanup_vms $vm
 make_networks || fail "could not create the test networks"
 vars=(-e "{\"vms_list\": [\"$vm\"], \"use_fixed_ips\": true, \"security_groups\": \"$VMKIT_TEST_SECURITY_GROUP\",
            \"network_map\": {\"VM Network\": \"$prefix-net-a\", \"dpg-prod\": \"$prefix-net-b\"}}")

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# A plan of 6 VMs over 2 conversion hosts (conv-a, conv-b), 2 migrations at once on each, as a
-# CBT sync round (the VMs keep running). bad-cbt-off is planted to fail in migrate (changed block
+# A plan of 6 VMs (copies of small fixture VMs) over 2 conversion hosts (conv-a, conv-b), 2
+# migrations at once on each, as a CBT sync round (the VMs keep running). The copy of bad-cbt-off
+# is planted to fail in migrate (changed block
 # tracking is off; validation is told not to stop it): the 5 others are copied bit-exact, each VM
 # ran on exactly one host, both hosts were used, the failed VM's log was fetched, the play fails
 # at the end with a per-VM summary. Prints the wall time against one host with one slot.
 source "$(dirname "$0")/e2e/lib.sh"
-vms=(bad-usb bad-tpm bad-passthrough bad-no-guest-ips bad-dup-mac-a bad-cbt-off)
+vms=()
+for fixture in bad-usb bad-tpm bad-passthrough bad-no-guest-ips bad-dup-mac-a bad-cbt-off; do
+  vms+=("$(make_vm $fixture)") || fail "could not create the VMs in the simulator"
+done
+planted=$prefix-bad-cbt-off
 trap 'cleanup_vms "${vms[@]}"; rm -rf "$work"' EXIT
-cleanup_vms "${vms[@]}"
 list=$(printf '"%s",' "${vms[@]}")
 vars=(-e "{\"vms_list\": [${list%,}], \"validate_fail_on\": \"never\", \"os_migrate_concurrency\": 2,
            \"network_map\": {\"VM Network\": \"$VMKIT_TEST_NETWORK\", \"dpg-prod\": \"$VMKIT_TEST_NETWORK2\"}}")
@@ -15,10 +19,10 @@ vars=(-e "{\"vms_list\": [${list%,}], \"validate_fail_on\": \"never\", \"os_migr
 start=$SECONDS
 playbook sync "${vars[@]}" >"$work/run.log" 2>&1 && { cat "$work/run.log"; fail "the plan passed with a failing VM"; }
 parallel=$((SECONDS - start))
-grep -q 'bad-cbt-off: failed' "$work/run.log" || { cat "$work/run.log"; fail "no per-VM summary naming the failed VM"; }
+grep -q "$planted: failed" "$work/run.log" || { cat "$work/run.log"; fail "no per-VM summary naming the failed VM"; }
 grep -q '% (' "$work/run.log" || { cat "$work/run.log"; fail "no progress line"; }
 for vm in "${vms[@]}"; do
-  if [ "$vm" = bad-cbt-off ]; then
+  if [ "$vm" = "$planted" ]; then
     [ "$(summary_field $vm status)" = '"failed"' ] || fail "$vm did not fail"
     summary_field $vm msg | grep -q 'changed block tracking is off' || fail "$vm: $(summary_field $vm msg)"
     grep -q "Show the end of the migration log of $vm" "$work/run.log" || fail "the log of $vm was not shown"
@@ -44,7 +48,7 @@ phase() { # wall time of the migrations: first start to last end, over the VMs t
 parallel_phase=$(phase)
 cleanup_vms "${vms[@]}"
 start=$SECONDS
-playbook sync "${vars[@]}" -e os_migrate_concurrency=1 -e '{"os_migrate_conversion_host_map": {"bad-usb": "conv-a", "bad-tpm": "conv-a", "bad-passthrough": "conv-a", "bad-no-guest-ips": "conv-a", "bad-dup-mac-a": "conv-a", "bad-cbt-off": "conv-a"}}' >"$work/run1.log" 2>&1
+playbook sync "${vars[@]}" -e os_migrate_concurrency=1 -e "{\"os_migrate_conversion_host_map\": {$(printf '"%s": "conv-a",' "${vms[@]}" | sed 's/,$//')}}" >"$work/run1.log" 2>&1
 sequential=$((SECONDS - start))
 sequential_phase=$(phase)
 echo "migration_many: ok (6 VMs, whole playbook / migrations only: ${parallel} s / ${parallel_phase} s on 2 hosts x 2 slots, ${sequential} s / ${sequential_phase} s on 1 host x 1 slot)"

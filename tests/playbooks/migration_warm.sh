@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Warm migration of lab-scratch: sync.yml, a guest write, sync.yml again (only the change is
+# Warm migration of a copy of lab-scratch (running, CBT on): sync.yml, a guest write, sync.yml again (only the change is
 # copied), another write, then cutover.yml (final delta, server): volumes bit-exact with the
 # disks after the last write. A re-run of cutover.yml changes nothing.
 source "$(dirname "$0")/e2e/lib.sh"
-vm=lab-scratch
+vm=$(make_vm lab-scratch) || fail "could not create the VM in the simulator"
 trap 'cleanup_vms $vm; rm -rf "$work"' EXIT
-cleanup_vms $vm
 vars=(-e "{\"vms_list\": [\"$vm\"], \"security_groups\": [\"$VMKIT_TEST_SECURITY_GROUP\"],
            \"network_map\": {\"dpg-prod\": \"$VMKIT_TEST_NETWORK2\"}}")
 write() { # write DISK OFFSET SEED

@@ -6,9 +6,8 @@
 # runner_from_aee), and the CBT phases of the old README and AGENTS.md (cutover without cbt_sync).
 source "$(dirname "$0")/e2e/lib.sh"
 examples=$(cd "$(dirname "$0")/../fixtures/upstream-examples" && pwd)
-vm=lab-multi-nic
+vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 trap 'cleanup_vms $vm; rm -rf "$work"' EXIT
-cleanup_vms $vm
 run() { # run PLAYBOOK INVENTORY [args...]
   local name=$1 inventory=$2; shift 2
   ansible-playbook -i "$examples/$inventory" "os_migrate.vmware_migration_kit.$name" "$@" \
@@ -21,7 +20,7 @@ run() { # run PLAYBOOK INVENTORY [args...]
 run import_volumes vmk-localhost_inventory.yml -e @"$examples/vmk-vars.yaml" || fail "vars.yaml, import_volumes.yml"
 [ "$(summary_field $vm status)" = '"copied"' ] || fail "import_volumes.yml: $(summary_field $vm status)"
 allow_fake_hypervisor $vm
-run migration vmk-localhost_inventory.yml -e @"$examples/vmk-vars.yaml" || fail "vars.yaml"
+run migration vmk-localhost_inventory.yml -e @"$examples/vmk-vars.yaml" -e runner_from_aee=false || fail "vars.yaml"
 [ "$(summary_field $vm status)" = '"migrated, torn down"' ] || fail "vars.yaml: $(summary_field $vm status)"
 [ -z "$(openstack --os-cloud "$cloud" server list --name "^$vm\$" -f value -c ID)" ] || fail "teardown left the server"
 
@@ -34,13 +33,17 @@ run migration docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples
 check $vm || fail "docs example: the migrated VM"
 cleanup_vms $vm
 
-# CBT: the old README's sync round, then AGENTS.md's phase 2 (cbt_sync false + cutover true).
+# CBT: the old README's sync round, then AGENTS.md's phase 2 (cbt_sync false + cutover true),
+# copy only first (fake hypervisor), then with the server.
 run migration docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" \
   -e @"$examples/vmk-old-readme-cbt-sync.yaml" || fail "CBT sync round"
 [ "$(summary_field $vm status)" = '"synced"' ] || fail "CBT sync: $(summary_field $vm status)"
+run import_volumes docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" \
+  -e @"$examples/vmk-agents-cbt-two-phase.yaml" >"$work/cutover.log" 2>&1 || fail "AGENTS.md cutover, volumes only"
+grep -q 'cutover is true but cbt_sync is not' "$work/cutover.log" || fail "no message about cutover without cbt_sync"
+summary_field $vm disks | grep -q '"full"' && fail "the cutover copied whole disks again"
 allow_fake_hypervisor $vm
 run migration docs-inventory.yml -e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" \
-  -e @"$examples/vmk-agents-cbt-two-phase.yaml" >"$work/cutover.log" 2>&1 || { cat "$work/cutover.log"; fail "AGENTS.md cutover"; }
-grep -q 'cutover is true but cbt_sync is not' "$work/cutover.log" || fail "no message about cutover without cbt_sync"
+  -e @"$examples/vmk-agents-cbt-two-phase.yaml" || fail "AGENTS.md cutover"
 check $vm || fail "after the AGENTS.md cutover"
 echo "upstream_examples: ok"

@@ -7,7 +7,33 @@ e2e=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${VMKIT_TEST_LOOP_VOLUME_DIR:?the test bed is not up: scripts/testbed up; eval \"\$(scripts/testbed env)\"}"
 prefix="roles-e2e-$$"
 work=$(mktemp -d "/tmp/$prefix.XXXX")
+mkdir -p "$work/vms"
 cloud="$VMKIT_TEST_CLOUD"
+
+make_vm() { # make_vm FIXTURE [POWER]: a copy of a fixture VM, named and MAC-addressed for this test
+  # (the simulator makes VMs at runtime), so that powering it off, writing into it and the
+  # volumes, ports and server named after it never touch what other tests use. Prints its name.
+  local fixture=$1 power=${2:-} name
+  name="$prefix-${fixture}"
+  python3 - "$VMKIT_TEST_VM_FIXTURES" "$fixture" "$name" "$power" "$$" >"$work/vms/$name.json" <<'PY' || return 1
+import json, sys, yaml, zlib
+fixtures, fixture, name, power, pid = sys.argv[1:]
+vm = next(v for v in yaml.safe_load(open(fixtures))["vms"] if v["name"] == fixture)
+vm.update(name=name, folder="Runtime/Roles")
+vm.pop("snapshots", None)
+# YAML 1.1 reads the fixtures' "power: on" as a boolean.
+if isinstance(vm.get("power"), bool):
+    vm["power"] = "on" if vm["power"] else "off"
+if power:
+    vm["power"] = power
+salt = (int(pid) * 7 + zlib.crc32(fixture.encode())) & 0xFFFF
+for i, nic in enumerate(vm["nics"]):
+    nic["mac"] = "00:50:56:3%x:%02x:%02x" % (i & 0xF, salt >> 8, salt & 0xFF)
+print(json.dumps(vm))
+PY
+  curl -sf -XPOST "$VMKIT_TEST_VSPHERE_CONTROL/vms/create" -d @"$work/vms/$name.json" >/dev/null || return 1
+  echo "$name"
+}
 
 playbook() { # playbook NAME [ansible-playbook args...]
   local name=$1; shift
@@ -18,7 +44,7 @@ playbook() { # playbook NAME [ansible-playbook args...]
 check() { # check VM [extra -e args...]
   local vm=$1; shift
   ansible-playbook -i localhost, -e ansible_python_interpreter="$(command -v python3)" \
-    -e vm="$vm" -e summary="$work/data/migration-summary.json" "$@" "$e2e/check_migrated.yml"
+    -e vm="$vm" -e summary="$work/data/migration-summary.json" -e spec="$work/vms/$vm.json" "$@" "$e2e/check_migrated.yml"
 }
 
 summary_field() { # summary_field VM FIELD
