@@ -13,7 +13,7 @@ done
 planted=$prefix-bad-cbt-off
 trap 'cleanup_vms "${vms[@]}"; rm -rf "$work"' EXIT
 list=$(printf '"%s",' "${vms[@]}")
-vars=(-e "{\"vms_list\": [${list%,}], \"validate_fail_on\": \"never\", \"os_migrate_concurrency\": 2,
+vars=(-e "{\"vms_list\": [${list%,}], \"validate_fail_on\": \"never\", \"os_migrate_concurrency\": 2, \"import_workloads_progress_interval\": 10,
            \"network_map\": {\"VM Network\": \"$VMKIT_TEST_NETWORK\", \"dpg-prod\": \"$VMKIT_TEST_NETWORK2\"}}")
 
 start=$SECONDS
