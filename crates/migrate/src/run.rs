@@ -239,23 +239,48 @@ async fn undo_all(
         journal.log("a copy did not stop within 120 s; cleaning up anyway");
     }
     for undo in cleanup.take_all() {
-        let outcome = match &undo {
-            Undo::Detach {
-                server_id,
-                volume_id,
-            } => attach::detach(cloud, server_id, volume_id, timeout)
-                .await
-                .map(|()| format!("detached volume {volume_id}")),
-            Undo::RemoveSnapshot { snapshot } => {
-                vsphere::snapshot::remove_snapshot(client, snapshot, true, |_| {})
-                    .await
-                    .step(|| format!("cannot remove snapshot {snapshot}"))
-                    .map(|()| format!("removed snapshot {snapshot}"))
+        // A cloud that just failed may fail once more (a 500 while it recovers): try a few times.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match undo_one(client, cloud, &undo, timeout).await {
+                Ok(done) => {
+                    journal.log(format!("cleanup: {done}"));
+                    break;
+                }
+                Err(e) if attempt < UNDO_ATTEMPTS => {
+                    journal.log(format!("cleanup attempt {attempt} failed, retrying: {e}"));
+                    tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                }
+                Err(e) => {
+                    journal.log(format!("cleanup failed, do it by hand: {e}"));
+                    break;
+                }
             }
-        };
-        match outcome {
-            Ok(done) => journal.log(format!("cleanup: {done}")),
-            Err(e) => journal.log(format!("cleanup failed, do it by hand: {e}")),
+        }
+    }
+}
+
+const UNDO_ATTEMPTS: u32 = 4;
+
+async fn undo_one(
+    client: &vsphere::Client,
+    cloud: &openstack::Client,
+    undo: &Undo,
+    timeout: Duration,
+) -> Result<String> {
+    match undo {
+        Undo::Detach {
+            server_id,
+            volume_id,
+        } => attach::detach(cloud, server_id, volume_id, timeout)
+            .await
+            .map(|()| format!("detached volume {volume_id}")),
+        Undo::RemoveSnapshot { snapshot } => {
+            vsphere::snapshot::remove_snapshot(client, snapshot, true, |_| {})
+                .await
+                .step(|| format!("cannot remove snapshot {snapshot}"))
+                .map(|()| format!("removed snapshot {snapshot}"))
         }
     }
 }
