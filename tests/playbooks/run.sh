@@ -13,6 +13,14 @@ export ANSIBLE_COLLECTIONS_PATH="$collections"
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 
 passed=0 failed=0 failures=()
+quiet() { # run a command, showing its output only when it fails
+  local out rc
+  out=$(mktemp)
+  "$@" >"$out" 2>&1; rc=$?
+  [ "$rc" -eq 0 ] && tail -n 1 "$out" || cat "$out"
+  rm -f "$out"
+  return "$rc"
+}
 check() {
   local name=$1; shift
   if "$@"; then passed=$((passed + 1)); echo "ok: $name"
@@ -34,9 +42,10 @@ done
 
 # End-to-end scripts (migration.yml, sync.yml/cutover.yml, many VMs, the original's example
 # files) on the test bed; they share tests/playbooks/e2e/.
+# Each prints its playbook output only when it fails.
 for script in "$repo"/tests/playbooks/*.sh; do
-  [ -e "$script" ] || continue
-  check "$(basename "$script")" bash "$script"
+  [ -e "$script" ] && [ "$script" != "${BASH_SOURCE[0]}" ] && [ "$(basename "$script")" != run.sh ] || continue
+  check "$(basename "$script")" quiet bash "$script"
 done
 
 [ "$failed" -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"

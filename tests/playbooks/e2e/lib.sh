@@ -6,6 +6,8 @@ e2e=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${VMKIT_TEST_VSPHERE_CONTROL:?the test bed is not up: scripts/testbed up; eval \"\$(scripts/testbed env)\"}"
 : "${VMKIT_TEST_LOOP_VOLUME_DIR:?the test bed is not up: scripts/testbed up; eval \"\$(scripts/testbed env)\"}"
 prefix="roles-e2e-$$"
+# A cancelled test still runs its EXIT trap (cleanup of what it made).
+trap 'exit 143' TERM INT
 work=$(mktemp -d "/tmp/$prefix.XXXX")
 mkdir -p "$work/vms"
 cloud="$VMKIT_TEST_CLOUD"
