@@ -196,6 +196,8 @@ impl Module for Migrate {
             Ok(outcome) => outcome,
             // The role fetches the log named here and shows its end.
             Err(e) => {
+                // A refusal before the run began wrote no log yet: the role fetches this file.
+                append_to_log(&request.log_file, &format!("failed: {e:#}"));
                 return Ok(Response::failed(format!(
                     "migrating VM {:?} failed: {e:#}; the log is {}",
                     args.vmname,
@@ -314,4 +316,21 @@ fn volume_type_mapping(value: Option<&Value>) -> anyhow::Result<BTreeMap<String,
         ),
     }
     Ok(mapping)
+}
+
+fn append_to_log(log: &std::path::Path, line: &str) {
+    use std::io::Write as _;
+    let written = log
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+        })
+        .and_then(|mut file| writeln!(file, "{line}"));
+    if let Err(e) = written {
+        tracing::debug!(log = %log.display(), error = %e, "cannot write the log");
+    }
 }
