@@ -148,6 +148,42 @@ impl Bed {
         args
     }
 
+    fn volumes(&self, opts: volumes::ListOpts) -> Vec<volumes::Volume> {
+        self.runtime
+            .block_on(volumes::list(&self.cloud, &opts))
+            .unwrap()
+    }
+
+    /// Every volume a migration of `vm` made.
+    fn volumes_of(&self, vm: &str) -> Vec<volumes::Volume> {
+        self.volumes(volumes::ListOpts {
+            metadata: [("vmware_vm".to_owned(), vm.to_owned())].into(),
+            ..Default::default()
+        })
+    }
+
+    fn volumes_named(&self, name: &str) -> Vec<volumes::Volume> {
+        self.volumes(volumes::ListOpts {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        })
+    }
+
+    fn power_state(&self, vm: &str) -> vsphere::vm::PowerState {
+        self.runtime.block_on(async {
+            let client = vsphere::Client::connect(&vsphere::ConnectOptions {
+                server: self.sim.host.clone(),
+                user: self.sim.user.clone(),
+                password: vsphere::Password::new(&self.sim.password),
+                tls: vsphere::TlsMode::Insecure,
+            })
+            .await
+            .unwrap();
+            let moref = vsphere::finder::find_by_name(&client, vm).await.unwrap();
+            vsphere::power::power_state(&client, &moref).await.unwrap()
+        })
+    }
+
     fn volume(&self, id: &str) -> volumes::Volume {
         self.runtime
             .block_on(volumes::get(&self.cloud, id))
@@ -476,30 +512,10 @@ fn check_mode_reports_the_plan_and_changes_nothing() {
     assert_eq!(result["disks"][0]["mode"], json!("full"));
     assert_eq!(result["disks"][0]["volume_id"], Value::Null);
     assert!(bed.snapshots(&vm).is_empty());
-    let found = bed
-        .runtime
-        .block_on(volumes::list(
-            &bed.cloud,
-            &volumes::ListOpts {
-                name: Some(format!("{vm}-2000")),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
+    let found = bed.volumes_named(&format!("{vm}-2000"));
     assert!(found.is_empty(), "check mode created a volume");
     // Still running: check mode powered nothing off.
-    let power = bed.runtime.block_on(async {
-        let client = vsphere::Client::connect(&vsphere::ConnectOptions {
-            server: bed.sim.host.clone(),
-            user: bed.sim.user.clone(),
-            password: vsphere::Password::new(&bed.sim.password),
-            tls: vsphere::TlsMode::Insecure,
-        })
-        .await
-        .unwrap();
-        let moref = vsphere::finder::find_by_name(&client, &vm).await.unwrap();
-        vsphere::power::power_state(&client, &moref).await.unwrap()
-    });
+    let power = bed.power_state(&vm);
     assert_eq!(power, vsphere::vm::PowerState::PoweredOn);
 }
 
@@ -647,16 +663,7 @@ fn a_warm_migration_of_a_vm_with_an_independent_disk_is_refused_before_anything_
         "{msg}"
     );
     assert!(bed.snapshots(&vm).is_empty());
-    let found = bed
-        .runtime
-        .block_on(volumes::list(
-            &bed.cloud,
-            &volumes::ListOpts {
-                metadata: [("vmware_vm".to_owned(), vm.clone())].into(),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
+    let found = bed.volumes_of(&vm);
     assert!(found.is_empty());
 }
 
@@ -738,16 +745,7 @@ fn killed_or_cancelled_mid_copy_then_rerun_gives_a_bit_exact_volume_and_no_dupli
     assert_eq!(result["changed"], json!(true));
     check_cold_result(&bed, &vm, &result);
     bed.assert_clean(&vm, &result);
-    let all = bed
-        .runtime
-        .block_on(volumes::list(
-            &bed.cloud,
-            &volumes::ListOpts {
-                name: Some(format!("{vm}-2000")),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
+    let all = bed.volumes_named(&format!("{vm}-2000"));
     assert_eq!(all.len(), 1, "one volume per disk, whatever happened");
 }
 
@@ -923,29 +921,9 @@ fn a_conversion_without_virt_v2v_in_place_fails_before_anything_changes() {
         "{msg}"
     );
     assert!(bed.snapshots(&vm).is_empty());
-    let found = bed
-        .runtime
-        .block_on(volumes::list(
-            &bed.cloud,
-            &volumes::ListOpts {
-                metadata: [("vmware_vm".to_owned(), vm.clone())].into(),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
+    let found = bed.volumes_of(&vm);
     assert!(found.is_empty(), "a volume was created");
-    let power = bed.runtime.block_on(async {
-        let client = vsphere::Client::connect(&vsphere::ConnectOptions {
-            server: bed.sim.host.clone(),
-            user: bed.sim.user.clone(),
-            password: vsphere::Password::new(&bed.sim.password),
-            tls: vsphere::TlsMode::Insecure,
-        })
-        .await
-        .unwrap();
-        let moref = vsphere::finder::find_by_name(&client, &vm).await.unwrap();
-        vsphere::power::power_state(&client, &moref).await.unwrap()
-    });
+    let power = bed.power_state(&vm);
     assert_eq!(
         power,
         vsphere::vm::PowerState::PoweredOn,
