@@ -52,6 +52,12 @@ pub enum Error {
     },
     #[error("I/O error during negotiation: {0}")]
     HandshakeIo(std::io::Error),
+    #[error(
+        "the server did not finish negotiating within {0:?} (a stalled source; raise the NBD timeout if it is only slow)"
+    )]
+    HandshakeTimeout(std::time::Duration),
+    #[error("the connection was torn down (cancelled)")]
+    Cancelled,
     #[error("NBD protocol error: {0}")]
     Protocol(#[from] ProtocolError),
     #[error(

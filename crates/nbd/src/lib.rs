@@ -7,6 +7,9 @@
 //!   submitting thread with one `writev`, and a reader thread per connection that matches
 //!   replies to requests by handle (servers such as nbdkit answer out of order) and reads data
 //!   straight into the caller's buffer.
+//! - Every wait is bounded ([`ConnectOptions`]): connecting, the whole negotiation, and each
+//!   request from submission to its last reply byte; a [`Teardown`] ends connections from
+//!   another thread (SIGTERM) so nothing stays blocked in a read or write.
 //!
 //! Why threads and not tokio: a copy keeps a handful of connections busy with large requests;
 //! one reader thread per connection costs nothing next to the bytes moved, needs no runtime,
@@ -16,11 +19,16 @@
 mod connection;
 pub mod error;
 pub mod handshake;
+mod options;
 pub mod protocol;
 mod uri;
 
 pub use connection::{Connection, MAX_NON_PAYLOAD_REQUEST};
 pub use error::{Error, ProtocolError};
 pub use handshake::{BlockSize, ExportInfo};
+pub use options::{
+    ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    Teardown,
+};
 pub use protocol::{Command, Extent, TransmissionFlags};
 pub use uri::{Endpoint, NbdUri};
