@@ -6,15 +6,16 @@
 //! is known to be zero).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::area::{self, Area};
 use crate::buffer::{self, Buffer, Pool};
 use crate::error::{CopyError, Failure, FailureKind};
 use crate::progress::{Event, Progress};
+use crate::signals::Cancel;
 use crate::sink::{Sink, SinkWriter};
 use crate::source::{Completion, Extent, Source, SourceReader};
 
@@ -43,8 +44,9 @@ pub struct CopyOptions {
     /// New connections a worker may open after losing one.
     pub reconnects: u32,
     pub progress_interval: Duration,
-    /// Set (e.g. by SIGTERM) to stop issuing, drain, flush and fail with `Cancelled`.
-    pub cancel: Option<Arc<AtomicBool>>,
+    /// Cancelled (e.g. by SIGTERM): stop issuing, let what is in flight end (at once if the
+    /// connections were opened with its teardown), flush and fail with `Cancelled`.
+    pub cancel: Option<Cancel>,
 }
 
 impl Default for CopyOptions {
@@ -95,13 +97,17 @@ struct Shared<'a> {
     counters: Counters,
     /// Another worker failed: stop issuing and drain.
     abort: AtomicBool,
-    cancel: Option<&'a AtomicBool>,
+    cancel: Option<&'a Cancel>,
     observer: &'a (dyn Fn(&Event) + Sync),
 }
 
 impl Shared<'_> {
     fn stopping(&self) -> bool {
-        self.abort.load(Ordering::Relaxed) || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+        self.abort.load(Ordering::Relaxed) || self.cancelled()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(Cancel::is_cancelled)
     }
 
     fn next_range(&self) -> Option<Area> {
@@ -185,7 +191,7 @@ pub fn copy(
         ranges: Mutex::new(ranges),
         counters: Counters::default(),
         abort: AtomicBool::new(false),
-        cancel: options.cancel.as_deref(),
+        cancel: options.cancel.as_ref(),
         observer: observe,
     };
     let progress = |shared: &Shared| {
@@ -249,14 +255,16 @@ pub fn copy(
     let counters = &shared.counters;
     let done = counters.done.load(Ordering::Relaxed);
     observe(&Event::Progress(progress(&shared)));
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    if shared.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+    // A cancel tears connections down: the failures that follow are its doing, not the cause.
+    if shared.cancelled() {
         return Err(CopyError::Cancelled {
             bytes_done: done,
             bytes_total,
+            flush_failed: flushed.err(),
         });
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     flushed.map_err(CopyError::Flush)?;
     if done != bytes_total {
@@ -591,6 +599,10 @@ impl Worker<'_> {
     }
 
     fn failed(&mut self, job: Job, failure: Failure) -> Result<(), CopyError> {
+        if self.shared.stopping() {
+            // Stopping anyway: no retry, and the first error (or the cancel) is what is reported.
+            return Ok(());
+        }
         let attempt = self.attempts.entry(job.offset()).or_insert(0);
         *attempt += 1;
         let attempt = *attempt;

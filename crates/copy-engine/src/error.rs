@@ -102,9 +102,17 @@ pub enum CopyError {
     #[error("flushing the destination failed: {0}")]
     Flush(Failure),
     #[error(
-        "interrupted: stopped after {bytes_done} of {bytes_total} bytes; what was written is flushed"
+        "interrupted: stopped after {bytes_done} of {bytes_total} bytes; {}",
+        match .flush_failed {
+            None => "what was written is flushed".to_owned(),
+            Some(cause) => format!("flushing what was written failed: {cause}"),
+        }
     )]
-    Cancelled { bytes_done: u64, bytes_total: u64 },
+    Cancelled {
+        bytes_done: u64,
+        bytes_total: u64,
+        flush_failed: Option<Failure>,
+    },
     #[error("copy incomplete: {bytes_done} of {bytes_total} bytes done")]
     Incomplete { bytes_done: u64, bytes_total: u64 },
     #[error("cannot start a copy worker: {0}")]

@@ -21,7 +21,7 @@ pub use area::Area;
 pub use engine::{CopyOptions, CopyReport, copy};
 pub use error::{CopyError, Failure, FailureKind};
 pub use progress::{Event, JsonLines, Progress};
-pub use signals::cancel_on_signals;
+pub use signals::{Cancel, cancel_on_signals};
 pub use sink::{FileSink, NbdSink, Sink, SinkWriter};
 pub use source::{Completion, Extent, NbdSource, Source, SourceReader};
 
@@ -34,12 +34,32 @@ pub fn open_destination(
     source_size: u64,
     known_zero: bool,
 ) -> Result<Box<dyn Sink>, CopyError> {
+    open_destination_with(
+        target,
+        source_size,
+        known_zero,
+        &nbd::ConnectOptions::default(),
+    )
+}
+
+/// Like [`open_destination`]; an NBD destination is reached with `options`.
+pub fn open_destination_with(
+    target: &str,
+    source_size: u64,
+    known_zero: bool,
+    options: &nbd::ConnectOptions,
+) -> Result<Box<dyn Sink>, CopyError> {
     if target.starts_with("nbd://") || target.starts_with("nbd+unix://") {
         let uri = nbd::NbdUri::parse(target).map_err(|e| CopyError::OpenDestination {
             what: target.to_owned(),
             cause: e.to_string(),
         })?;
-        Ok(Box::new(NbdSink::connect(&uri, source_size, known_zero)?))
+        Ok(Box::new(NbdSink::connect(
+            &uri,
+            source_size,
+            known_zero,
+            options,
+        )?))
     } else {
         Ok(Box::new(FileSink::open(Path::new(target), source_size)?))
     }
@@ -47,10 +67,15 @@ pub fn open_destination(
 
 /// Opens an NBD source from its URI.
 pub fn open_source(uri: &str) -> Result<NbdSource, CopyError> {
+    open_source_with(uri, &nbd::ConnectOptions::default())
+}
+
+/// Like [`open_source`]; every connection to the source is made with `options`.
+pub fn open_source_with(uri: &str, options: &nbd::ConnectOptions) -> Result<NbdSource, CopyError> {
     let what = uri.to_owned();
     let parsed = nbd::NbdUri::parse(uri).map_err(|e| CopyError::OpenSource {
         what: what.clone(),
         cause: Failure::permanent(e.to_string()),
     })?;
-    NbdSource::connect(&parsed).map_err(|cause| CopyError::OpenSource { what, cause })
+    NbdSource::connect(&parsed, options).map_err(|cause| CopyError::OpenSource { what, cause })
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use nbd::{Connection, NbdUri};
+use nbd::{ConnectOptions, Connection, NbdUri};
 
 use crate::error::{CopyError, Failure};
 
@@ -279,17 +279,25 @@ impl SinkWriter for FileWriter {
 /// otherwise over one shared connection.
 pub struct NbdSink {
     uri: NbdUri,
+    options: ConnectOptions,
     first: Arc<Connection>,
     zeroed: bool,
 }
 
 impl NbdSink {
-    /// `zeroed`: the caller knows the export reads as zeroes (a fresh volume).
-    pub fn connect(uri: &NbdUri, source_size: u64, zeroed: bool) -> Result<Self, CopyError> {
-        let connection = Connection::connect(uri).map_err(|e| CopyError::OpenDestination {
-            what: uri.to_string(),
-            cause: e.to_string(),
-        })?;
+    /// `zeroed`: the caller knows the export reads as zeroes (a fresh volume). Every
+    /// connection is made with `options`.
+    pub fn connect(
+        uri: &NbdUri,
+        source_size: u64,
+        zeroed: bool,
+        options: &ConnectOptions,
+    ) -> Result<Self, CopyError> {
+        let connection =
+            Connection::connect_with(uri, options).map_err(|e| CopyError::OpenDestination {
+                what: uri.to_string(),
+                cause: e.to_string(),
+            })?;
         if connection.info().read_only() {
             return Err(CopyError::OpenDestination {
                 what: uri.to_string(),
@@ -304,6 +312,7 @@ impl NbdSink {
         }
         Ok(NbdSink {
             uri: uri.clone(),
+            options: options.clone(),
             first: Arc::new(connection),
             zeroed,
         })
@@ -322,7 +331,7 @@ impl Sink for NbdSink {
     }
     fn open_writer(&self) -> Result<Box<dyn SinkWriter>, Failure> {
         let connection = if self.first.info().can_multi_conn() {
-            Arc::new(Connection::connect(&self.uri)?)
+            Arc::new(Connection::connect_with(&self.uri, &self.options)?)
         } else {
             Arc::clone(&self.first)
         };

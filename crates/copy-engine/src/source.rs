@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::sync::mpsc::Sender;
 
-use nbd::{Connection, NbdUri};
+use nbd::{ConnectOptions, Connection, NbdUri};
 
 use crate::buffer::Buffer;
 use crate::error::Failure;
@@ -59,16 +59,19 @@ pub trait SourceReader: Send {
 /// An NBD export read over one or more connections.
 pub struct NbdSource {
     uri: NbdUri,
+    options: ConnectOptions,
     info: nbd::ExportInfo,
     /// The connection opened to learn the export's properties, handed to the first reader.
     first: Mutex<Option<Connection>>,
 }
 
 impl NbdSource {
-    pub fn connect(uri: &NbdUri) -> Result<Self, Failure> {
-        let connection = Connection::connect(uri)?;
+    /// Every connection (this one, readers', reconnects) is made with `options`.
+    pub fn connect(uri: &NbdUri, options: &ConnectOptions) -> Result<Self, Failure> {
+        let connection = Connection::connect_with(uri, options)?;
         Ok(NbdSource {
             uri: uri.clone(),
+            options: options.clone(),
             info: *connection.info(),
             first: Mutex::new(Some(connection)),
         })
@@ -107,10 +110,11 @@ impl Source for NbdSource {
         let reused = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
         let connection = match reused {
             Some(c) => c,
-            None => Connection::connect(&self.uri)?,
+            None => Connection::connect_with(&self.uri, &self.options)?,
         };
         Ok(Box::new(NbdReader {
             uri: self.uri.clone(),
+            options: self.options.clone(),
             connection,
             completions,
         }))
@@ -119,6 +123,7 @@ impl Source for NbdSource {
 
 struct NbdReader {
     uri: NbdUri,
+    options: ConnectOptions,
     connection: Connection,
     completions: Sender<Completion>,
 }
@@ -165,7 +170,7 @@ impl SourceReader for NbdReader {
     }
 
     fn reconnect(&mut self) -> Result<(), Failure> {
-        let fresh = Connection::connect(&self.uri)?;
+        let fresh = Connection::connect_with(&self.uri, &self.options)?;
         if fresh.size() != self.connection.size() {
             return Err(Failure::permanent(format!(
                 "the export changed size from {} to {} bytes",

@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use copy_engine::{Area, CopyError, CopyOptions, CopyReport, Event, FileSink, copy, open_source};
+use copy_engine::{
+    Area, Cancel, CopyError, CopyOptions, CopyReport, Event, FileSink, copy, open_source,
+    open_source_with,
+};
 use testbed::disk;
 use testbed::nbdkit::{NbdServer, Nbdkit, QemuNbd};
 
@@ -546,10 +549,10 @@ fn cancel_stops_drains_and_flushes() {
         .start()
         .unwrap();
     let dst = dir.path().join("dst.raw");
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = Cancel::new();
     let options = CopyOptions {
         progress_interval: Duration::from_millis(10),
-        cancel: Some(Arc::clone(&cancel)),
+        cancel: Some(cancel.clone()),
         ..CopyOptions::default()
     };
     let source = open_source(&server.uri()).unwrap();
@@ -558,13 +561,14 @@ fn cancel_stops_drains_and_flushes() {
         if let Event::Progress(p) = e
             && p.bytes_done > 0
         {
-            cancel.store(true, Ordering::SeqCst);
+            cancel.cancel();
         }
     });
     let err = result.unwrap_err();
     let CopyError::Cancelled {
         bytes_done,
         bytes_total,
+        flush_failed: None,
     } = err
     else {
         panic!("{err}")
@@ -573,4 +577,80 @@ fn cancel_stops_drains_and_flushes() {
     // What was reported done is on the disk: the start of the pattern is there.
     let head = std::fs::read(&dst).unwrap();
     assert_eq!(u64::from_be_bytes(head[8..16].try_into().unwrap()), 8);
+}
+
+/// nbdkit whose every read sleeps an hour: a source stalled forever.
+fn stalled_source() -> NbdServer {
+    Nbdkit::new("pattern")
+        .arg("size=16M")
+        .filter("delay")
+        .arg("rdelay=3600")
+        .start()
+        .unwrap()
+}
+
+#[test]
+fn a_stalled_source_fails_within_the_request_timeout_after_one_reconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = stalled_source();
+    let timeout = Duration::from_secs(1);
+    let source =
+        open_source_with(&server.uri(), &nbd::ConnectOptions::with_timeout(timeout)).unwrap();
+    let sink = FileSink::open(&dir.path().join("dst.raw"), 16 * MIB).unwrap();
+    let started = Instant::now();
+    let events = Mutex::new(Vec::new());
+    let err = copy(&source, &sink, &CopyOptions::default(), &|e: &Event| {
+        events.lock().unwrap().push(e.clone())
+    })
+    .unwrap_err();
+    let took = started.elapsed();
+    // First try, one reconnect, second try: about two timeouts, never an hour.
+    assert!(took >= timeout && took < 10 * timeout, "{took:?}");
+    assert!(matches!(err, CopyError::Read { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no complete reply to read"),
+        "{err}"
+    );
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Reconnect { .. })),
+        "the existing retry policy applies"
+    );
+}
+
+#[test]
+fn cancel_ends_a_copy_blocked_on_a_stalled_source_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = stalled_source();
+    let cancel = Cancel::new();
+    // Default timeouts (minutes): only the teardown can end this quickly.
+    let source = open_source_with(
+        &server.uri(),
+        &cancel.connect_options(&nbd::ConnectOptions::default()),
+    )
+    .unwrap();
+    let sink = FileSink::open(&dir.path().join("dst.raw"), 16 * MIB).unwrap();
+    let options = CopyOptions {
+        cancel: Some(cancel.clone()),
+        ..CopyOptions::default()
+    };
+    let canceller = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            cancel.cancel();
+            Instant::now()
+        })
+    };
+    let err = copy(&source, &sink, &options, &|_: &Event| {}).unwrap_err();
+    let cancelled_at = canceller.join().unwrap();
+    let took = cancelled_at.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?} after the cancel");
+    assert!(
+        matches!(err, CopyError::Cancelled { bytes_done: 0, .. }),
+        "{err}"
+    );
 }
