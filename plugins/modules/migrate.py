@@ -190,6 +190,14 @@ options:
       - Seconds to wait for Cinder and Nova (volume available, attached, detached).
     type: int
     default: 3600
+  nbd_timeout:
+    description:
+      - Seconds one NBD wait on the source may take (the negotiation with nbdkit, which with
+        VDDK includes its login to ESXi, or one read request) before the connection is torn down;
+        the copy reconnects once and then fails with a clear message instead of hanging.
+      - Connecting is bounded by the smaller of this and 30 seconds.
+    type: int
+    default: 120
   usesocks:
     description:
       - Accepted for compatibility; nbdkit always listens on a private Unix socket.

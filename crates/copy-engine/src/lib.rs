@@ -20,6 +20,7 @@ pub mod source;
 pub use area::Area;
 pub use engine::{CopyOptions, CopyReport, copy};
 pub use error::{CopyError, Failure, FailureKind};
+pub use nbd::ConnectOptions;
 pub use progress::{Event, JsonLines, Progress};
 pub use signals::{Cancel, cancel_on_signals};
 pub use sink::{FileSink, NbdSink, Sink, SinkWriter};

@@ -3,10 +3,11 @@
 //! itself. When a run fails or is cancelled, whatever is still registered is undone, newest
 //! first, after the copies in flight have stopped (a volume is never detached under a writer).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use copy_engine::Cancel;
 use vsphere::MoRef;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +24,12 @@ pub enum Undo {
 pub struct Cleanup {
     pending: Mutex<Vec<Undo>>,
     copies_running: AtomicUsize,
-    cancel: Arc<AtomicBool>,
+    cancel: Cancel,
 }
 
 impl Cleanup {
-    /// `cancel` is the flag signals set (see `copy_engine::cancel_on_signals`).
-    pub fn new(cancel: Arc<AtomicBool>) -> Arc<Self> {
+    /// `cancel` is what signals trigger (see `copy_engine::cancel_on_signals`).
+    pub fn new(cancel: Cancel) -> Arc<Self> {
         Arc::new(Cleanup {
             pending: Mutex::new(Vec::new()),
             copies_running: AtomicUsize::new(0),
@@ -57,17 +58,19 @@ impl Cleanup {
         all
     }
 
-    /// The flag copies watch; set on failure elsewhere or by a signal.
+    /// Stops the copies (their NBD connections are torn down); on failure elsewhere or by a
+    /// signal.
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
+        self.cancel.cancel();
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
+        self.cancel.is_cancelled()
     }
 
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.cancel)
+    /// What copies watch, and whose teardown their connections are opened with.
+    pub fn cancel_handle(&self) -> Cancel {
+        self.cancel.clone()
     }
 
     pub fn copy_started(self: &Arc<Self>) -> CopyInFlight {

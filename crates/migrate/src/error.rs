@@ -32,8 +32,18 @@ pub enum Error {
     Refused(String),
     #[error("{0}")]
     Conversion(String),
-    #[error("stopped by a signal (SIGTERM/SIGINT); the snapshot and attachments were cleaned up")]
+    #[error("stopped by a signal (SIGTERM/SIGINT)")]
     Cancelled,
+    /// A run that failed after it began, once its cleanup is over: says how that went.
+    #[error("{cause}; {}", if .left.is_empty() {
+        "the snapshot and attachments were cleaned up".to_owned()
+    } else {
+        format!("NOT cleaned up, do it by hand: {}", .left.join("; "))
+    })]
+    AfterCleanup {
+        cause: Box<Error>,
+        left: Vec<String>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

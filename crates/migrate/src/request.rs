@@ -116,5 +116,8 @@ pub struct Request {
     pub nbdkit_verbose: bool,
     /// Waits for Cinder and Nova (volume available, attached, detached).
     pub cloud_timeout: Duration,
+    /// Bound of each NBD wait on the source (handshake, one request): a stalled source fails
+    /// the copy (after the engine's one reconnect) instead of hanging.
+    pub nbd_timeout: Duration,
     pub check_mode: bool,
 }

@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use conversion_host::nbdkit::SecretValue;
@@ -109,7 +108,7 @@ pub async fn migrate(
     vs: &Vsphere<'_>,
     cloud: &openstack::Client,
     request: &Request,
-    cancel: Arc<AtomicBool>,
+    cancel: copy_engine::Cancel,
 ) -> Result<Outcome> {
     let started = Instant::now();
     let vm_ref = find_vm(vs.client, request).await?;
@@ -213,8 +212,20 @@ pub async fn migrate(
         }
         Err(e) => {
             journal.event("failed", format!("failed: {e}"));
-            undo_all(vs.client, cloud, &cleanup, &journal, request.cloud_timeout).await;
-            Err(e)
+            let left = undo_all(vs.client, cloud, &cleanup, &journal, request.cloud_timeout).await;
+            // Said only now that the cleanup is over, and only as far as it is true.
+            if left.is_empty() {
+                journal.event("cleaned_up", "the snapshot and attachments were cleaned up");
+            } else {
+                journal.event(
+                    "cleanup_incomplete",
+                    format!("NOT cleaned up, do it by hand: {}", left.join("; ")),
+                );
+            }
+            Err(Error::AfterCleanup {
+                cause: Box::new(e),
+                left,
+            })
         }
     }
 }
@@ -226,18 +237,20 @@ async fn cancelled(cleanup: &Cleanup) {
 }
 
 /// Undoes what a failed or cancelled run left: first the copies stop, then volumes are
-/// detached, then the snapshot goes.
+/// detached, then the snapshot goes. Returns what could not be undone.
 async fn undo_all(
     client: &vsphere::Client,
     cloud: &openstack::Client,
     cleanup: &Cleanup,
     journal: &Journal,
     timeout: Duration,
-) {
+) -> Vec<String> {
+    // Tears the copies' NBD connections down: a copy blocked on a stalled source ends now.
     cleanup.cancel();
     if !cleanup.copies_stopped(Duration::from_secs(120)).await {
         journal.log("a copy did not stop within 120 s; cleaning up anyway");
     }
+    let mut left = Vec::new();
     for undo in cleanup.take_all() {
         // A cloud that just failed may fail once more (a 500 while it recovers): try a few times.
         let mut attempt = 0;
@@ -254,11 +267,13 @@ async fn undo_all(
                 }
                 Err(e) => {
                     journal.log(format!("cleanup failed, do it by hand: {e}"));
+                    left.push(e.to_string());
                     break;
                 }
             }
         }
     }
+    left
 }
 
 const UNDO_ATTEMPTS: u32 = 4;
@@ -657,6 +672,7 @@ impl Work<'_> {
             destination_is_zero: fresh && self.request.assume_zero,
             nbdkit_log: self.request.data_dir.join(format!("nbdkit-{key}.log")),
             nbdkit_verbose: self.request.nbdkit_verbose,
+            nbd_timeout: self.request.nbd_timeout,
         };
         self.journal.event(
             "copy_start",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conversion_host::nbdkit::{NbdkitServer, ServerOptions, Source};
-use copy_engine::{Area, CopyOptions, CopyReport, Event, FileSink, NbdSource};
+use copy_engine::{Area, ConnectOptions, CopyOptions, CopyReport, Event, FileSink, NbdSource};
 use serde_json::json;
 
 use crate::cleanup::Cleanup;
@@ -25,6 +25,8 @@ pub struct Transfer {
     pub destination_is_zero: bool,
     pub nbdkit_log: PathBuf,
     pub nbdkit_verbose: bool,
+    /// Bound of the NBD handshake and of each request (see `nbd::ConnectOptions::with_timeout`).
+    pub nbd_timeout: Duration,
 }
 
 pub fn run(transfer: Transfer, cleanup: Arc<Cleanup>, journal: Arc<Journal>) -> Result<CopyReport> {
@@ -40,7 +42,9 @@ pub fn run(transfer: Transfer, cleanup: Arc<Cleanup>, journal: Arc<Journal>) -> 
     )
     .step(|| format!("disk {key}: cannot serve the source disk with nbdkit"))?;
     let uri = server.uri();
-    let source: NbdSource = copy_engine::open_source(&uri)
+    let cancel = cleanup.cancel_handle();
+    let connect = cancel.connect_options(&ConnectOptions::with_timeout(transfer.nbd_timeout));
+    let source: NbdSource = copy_engine::open_source_with(&uri, &connect)
         .step(|| format!("disk {key}: cannot read the source through nbdkit"))?;
     let sink = FileSink::open(&transfer.device, copy_engine::Source::size(&source)).step(|| {
         format!(
@@ -58,7 +62,7 @@ pub fn run(transfer: Transfer, cleanup: Arc<Cleanup>, journal: Arc<Journal>) -> 
     let options = CopyOptions {
         destination_is_zero: transfer.destination_is_zero,
         areas: transfer.areas.clone(),
-        cancel: Some(cleanup.cancel_flag()),
+        cancel: Some(cancel),
         progress_interval: Duration::from_secs(2),
         ..CopyOptions::default()
     };

@@ -112,3 +112,116 @@ fn refuses_a_smaller_destination_and_says_why() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("smaller than the source"), "{err}");
 }
+
+/// Sends SIGTERM to a running `vmkit copy` and returns how long it took to exit, and its output.
+fn sigterm_after(
+    mut command: Command,
+    delay: std::time::Duration,
+) -> (std::time::Duration, std::process::Output) {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    // SAFETY: signalling our own child, not reaped yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let signalled = std::time::Instant::now();
+    let pid = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    // Bounded: a copy that ignores the signal is killed after 20 s and the test fails.
+    while !waiter.is_finished() && signalled.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let took = signalled.elapsed();
+    if !waiter.is_finished() {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    (took, waiter.join().unwrap())
+}
+
+#[test]
+fn sigterm_ends_a_copy_blocked_on_a_stalled_source_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every read sleeps an hour: the copy is blocked in I/O when the signal comes.
+    let server = Nbdkit::new("pattern")
+        .arg("size=64M")
+        .filter("delay")
+        .arg("rdelay=3600")
+        .start()
+        .unwrap();
+    let mut command = vmkit();
+    command
+        .arg("copy")
+        .arg(server.uri())
+        .arg(dir.path().join("dst.raw"));
+    let (took, out) = sigterm_after(command, std::time::Duration::from_secs(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "exited {took:?} after SIGTERM: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    eprintln!("vmkit copy exited {took:?} after SIGTERM");
+}
+
+#[test]
+fn sigterm_ends_a_copy_whose_server_is_silent_during_the_handshake() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let _ = std::io::copy(&mut &sock, &mut std::io::sink());
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = vmkit();
+    command
+        .arg("copy")
+        .arg(format!("nbd://127.0.0.1:{port}/"))
+        .arg(dir.path().join("dst.raw"));
+    let (took, out) = sigterm_after(command, std::time::Duration::from_secs(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "exited {took:?} after SIGTERM: {stderr}"
+    );
+    assert!(!out.status.success());
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    server.join().unwrap();
+}
+
+#[test]
+fn a_copy_from_a_stalled_source_fails_within_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Nbdkit::new("pattern")
+        .arg("size=16M")
+        .filter("delay")
+        .arg("rdelay=3600")
+        .start()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = vmkit()
+        .args(["copy", "--timeout", "1"])
+        .arg(server.uri())
+        .arg(dir.path().join("dst.raw"))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "{took:?}: {stderr}"
+    );
+    assert!(stderr.contains("no complete reply to read"), "{stderr}");
+    let zero = vmkit()
+        .args(["copy", "--timeout", "0", "nbd://127.0.0.1/", "x"])
+        .output()
+        .unwrap();
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--timeout"));
+}

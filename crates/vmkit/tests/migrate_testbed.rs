@@ -1037,3 +1037,163 @@ done
     );
     bed.assert_clean(&vm, &result);
 }
+
+/// A directory holding an `nbdkit` that runs the real one with the `delay` filter outermost:
+/// every read sleeps an hour, a source stalled forever.
+fn stalled_nbdkit(bed: &Bed) -> String {
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v nbdkit"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let bin = bed.data.path().join("stalled-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("nbdkit");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} --filter=delay \"$@\" rdelay=3600\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+/// After a failed or cancelled run: no snapshot, no attachment, no nbdkit of `vm`, and the log
+/// says "cleaned up" only after the cleanup steps.
+fn assert_cleaned_up_and_said_so(bed: &Bed, vm: &str, result: &Value) {
+    bed.assert_clean(vm, result);
+    let volumes = bed.volumes_of(vm);
+    assert!(!volumes.is_empty(), "the run made its volume");
+    for volume in volumes {
+        assert!(
+            volume.attachments.is_empty(),
+            "volume {} still attached",
+            volume.id
+        );
+    }
+    let msg = result["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("the snapshot and attachments were cleaned up"),
+        "{msg}"
+    );
+    let log = std::fs::read_to_string(result["log_file"].as_str().unwrap()).unwrap();
+    let said = log
+        .find("the snapshot and attachments were cleaned up")
+        .unwrap_or_else(|| panic!("no cleaned-up line: {log}"));
+    for step in ["cleanup: detached volume", "cleanup: removed snapshot"] {
+        let done = log
+            .find(step)
+            .unwrap_or_else(|| panic!("no {step:?}: {log}"));
+        assert!(
+            done < said,
+            "{step:?} comes after the cleaned-up line: {log}"
+        );
+    }
+}
+
+#[test]
+fn a_source_stalled_forever_fails_within_nbd_timeout_and_cleans_up() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "stall",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(
+                8 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 91}),
+            )],
+        ),
+    );
+    let args = bed.args(&vm, json!({"nbd_timeout": 2}));
+    let started = Instant::now();
+    let out = module_command(&args, bed.data.path())
+        .env("PATH", stalled_nbdkit(&bed))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("no complete reply to read"), "{msg}");
+    assert!(msg.contains("within 2s"), "{msg}");
+    // Two tries of 2 s around one reconnect, plus the cloud's attach and detach.
+    assert!(took < Duration::from_secs(90), "{took:?}");
+    eprintln!("migrate under a stalled source failed after {took:?}");
+    assert_cleaned_up_and_said_so(&bed, &vm, &result);
+}
+
+#[test]
+fn sigterm_ends_a_migrate_blocked_on_a_stalled_source_within_10_s() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "stallterm",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(
+                8 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 92}),
+            )],
+        ),
+    );
+    let progress = bed.data.path().join("stallterm-progress.jsonl");
+    // The default nbd_timeout (minutes): only the signal can end this quickly.
+    let args = bed.args(&vm, json!({"progress_file": progress}));
+    let path = stalled_nbdkit(&bed);
+    let mut child = module_command(&args, bed.data.path())
+        .env("PATH", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&progress)
+        .unwrap_or_default()
+        .contains("\"copy_start\"")
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the module ended early"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no copy_start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Let the copy block on its first read.
+    std::thread::sleep(Duration::from_secs(2));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let signalled = Instant::now();
+    while child.try_wait().unwrap().is_none() && signalled.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = signalled.elapsed();
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    eprintln!("migrate ended {took:?} after SIGTERM");
+    assert!(took < Duration::from_secs(10), "{took:?} after SIGTERM");
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    assert!(
+        result["msg"].as_str().unwrap().contains("signal"),
+        "{result:#}"
+    );
+    assert_cleaned_up_and_said_so(&bed, &vm, &result);
+}

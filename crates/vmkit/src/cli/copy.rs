@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use copy_engine::{Area, CopyError, CopyOptions, Event, JsonLines};
+use copy_engine::{Area, ConnectOptions, CopyError, CopyOptions, Event, JsonLines};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +32,10 @@ pub struct Args {
     /// Write progress as JSON lines to FILE (`-` for standard output).
     #[arg(long, value_name = "FILE|-")]
     progress: Option<String>,
+    /// Seconds one NBD wait may take: the negotiation, or one request until its last reply
+    /// byte (connecting: at most 30). A stalled server fails the copy after one reconnect.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
 }
 
 fn parse_size(text: &str) -> Result<u32, String> {
@@ -74,7 +79,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
+    // Installed before connecting: a signal also ends a handshake with a silent server.
     let cancel = copy_engine::cancel_on_signals().context("cannot install signal handlers")?;
+    let connect = cancel.connect_options(&ConnectOptions::with_timeout(Duration::from_secs(
+        args.timeout,
+    )));
     let options = CopyOptions {
         connections: args.connections.unwrap_or(defaults.connections),
         requests: args.requests.unwrap_or(defaults.requests),
@@ -85,9 +94,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..defaults
     };
 
-    let source = copy_engine::open_source(&args.source)?;
+    let cancelled = |e: CopyError| -> anyhow::Error {
+        if cancel.is_cancelled() {
+            anyhow::anyhow!("interrupted by a signal while connecting")
+        } else {
+            e.into()
+        }
+    };
+    let source = copy_engine::open_source_with(&args.source, &connect).map_err(cancelled)?;
     let size = copy_engine::Source::size(&source);
-    let sink = copy_engine::open_destination(&args.destination, size, args.destination_is_zero)?;
+    let sink = copy_engine::open_destination_with(
+        &args.destination,
+        size,
+        args.destination_is_zero,
+        &connect,
+    )
+    .map_err(cancelled)?;
     let observe = |event: &Event| {
         if let Some(p) = &progress {
             p.observe(event);

@@ -88,6 +88,10 @@ pub struct Args {
     /// Seconds to wait for Cinder and Nova (volume available, attached, detached).
     #[arg(default = 3600)]
     pub timeout: u64,
+    /// Seconds one NBD wait on the source may take (negotiation, one request) before the copy
+    /// reconnects once and then fails.
+    #[arg(default = 120)]
+    pub nbd_timeout: u64,
     #[allow(dead_code)] // accepted for the original's playbooks, with a warning
     #[arg(
         default = false,
@@ -120,6 +124,11 @@ impl Module for Migrate {
             ctx.warn(
                 "cutover: true without cbtsync: true is a cold migration (the VM is powered off and \
                  copied whole); set cbtsync: true for the cutover of a warm migration",
+            );
+        }
+        if args.nbd_timeout == 0 {
+            bail!(
+                "argument 'nbd_timeout': 0 would let a stalled source hang the run; give seconds (default 120)"
             );
         }
         let connection = args.vsphere.connection();
@@ -174,6 +183,7 @@ impl Module for Migrate {
             data_dir,
             nbdkit_verbose: args.debug,
             cloud_timeout: Duration::from_secs(args.timeout),
+            nbd_timeout: Duration::from_secs(args.nbd_timeout),
             check_mode: ctx.check_mode,
         };
         let cancel = copy_engine::cancel_on_signals().context("cannot watch for SIGTERM")?;
