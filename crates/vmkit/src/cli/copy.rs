@@ -90,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         request_size: args.request_size.unwrap_or(defaults.request_size),
         destination_is_zero: args.destination_is_zero,
         areas,
-        cancel: Some(cancel),
+        cancel: Some(cancel.clone()),
         ..defaults
     };
 
