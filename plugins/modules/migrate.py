@@ -14,9 +14,9 @@ description:
     host while it is written, and returns the volume ids in VMware disk order.
   - A volume belongs to a VM by its metadata C(vmware_vm_uuid) and C(vmware_disk_key), never by its
     name alone; a volume recording another VM is never reused. When the name C(<vm>-<disk key>) is
-    another VM's, or nothing is left of the VM's name (no Latin letter or digit in it), the volume is named
-    C(<vm or 'vm'>-<first 8 of the uuid>-<disk key>) and a warning says so. A volume of the 2.x
-    collection (no VM recorded) is taken over and copied in full.
+    another VM's, or nothing is left of the VM's name (no Latin letter or digit in it), the volume
+    is named C(<vm or 'vm'>-<first 8 of the uuid>-<disk key>) and a warning says so. A volume of the
+    2.x collection (no VM recorded) is taken over and copied in full.
   - "Cold (default): powers the VM off (a guest shutdown for at most I(poweroff_timeout) seconds, then
     a hard power-off; a VM that is off stays off), takes one snapshot of all disks, copies them (up
     to I(disk_parallelism) at once), converts the guest, marks the volumes C(converted=true) and
