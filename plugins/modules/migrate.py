@@ -12,6 +12,11 @@ description:
   - Runs on the conversion host, an OpenStack instance. Copies every disk of VM I(vmname) into its
     own Cinder volume (named C(<vm>-<disk key>), metadata C(osm=true)), attached to the conversion
     host while it is written, and returns the volume ids in VMware disk order.
+  - A volume belongs to a VM by its metadata C(vmware_vm_uuid) and C(vmware_disk_key), never by its
+    name alone; a volume recording another VM is never reused. When the name C(<vm>-<disk key>) is
+    another VM's, or nothing is left of the VM's name (no Latin letter or digit in it), the volume
+    is named C(<vm or 'vm'>-<first 8 of the uuid>-<disk key>) and a warning says so. A volume of the
+    2.x collection (no VM recorded) is taken over and copied in full.
   - "Cold (default): powers the VM off (a guest shutdown for at most I(poweroff_timeout) seconds, then
     a hard power-off; a VM that is off stays off), takes one snapshot of all disks, copies them (up
     to I(disk_parallelism) at once), converts the guest, marks the volumes C(converted=true) and
@@ -91,13 +96,16 @@ options:
   osmdatadir:
     description:
       - Data directory on the conversion host; the VM's lock, log and default progress file go in
-        C(<osmdatadir>/<vmname>/).
+        C(<osmdatadir>/<safe vm name or vm>-<vm uuid>/) (the result's I(log_file) names it).
+      - Made 0700 when absent; refused when another user owns it or can write to it. Files in it
+        are 0600 and never opened through a symbolic link. Not under C(/tmp) by default, where
+        another user could create it first.
     type: path
-    default: /tmp/os-migrate
+    default: /var/lib/os-migrate
     aliases: [os_migrate_vmw_data_dir]
   progress_file:
     description:
-      - Where the JSON progress lines go (default C(<osmdatadir>/<vmname>/migrate-progress.jsonl)).
+      - Where the JSON progress lines go (default C(migrate-progress.jsonl) in the VM's directory).
     type: path
   volumeaz:
     description:
@@ -309,6 +317,6 @@ progress_file:
   type: str
 log_file:
   description: The run's text log on the conversion host.
-  returned: success
+  returned: success, and on failure once the run wrote it
   type: str
 '''

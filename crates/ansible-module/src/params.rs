@@ -92,11 +92,10 @@ pub fn parse_invocation(
             "the arguments file does not hold a JSON object".into(),
         ));
     };
-    register_secrets(&raw, spec);
+    let mut warnings = register_secrets(&raw, spec);
     let flags = read_flags(&raw);
 
     let mut errors = Vec::new();
-    let mut warnings = Vec::new();
     let mut given: Map<String, Value> = Map::new();
     let mut unknown = Vec::new();
     for (key, value) in raw {
@@ -200,13 +199,23 @@ pub fn parse_invocation(
     })
 }
 
-fn register_secrets(raw: &Map<String, Value>, spec: &[ArgSpec]) {
+/// Registers every secret; returns a warning for each option holding a weak (short) one.
+fn register_secrets(raw: &Map<String, Value>, spec: &[ArgSpec]) -> Vec<String> {
+    let mut weak = Vec::new();
     for (key, value) in raw {
-        match spec.iter().find(|a| a.answers_to(key)) {
+        let short = match spec.iter().find(|a| a.answers_to(key)) {
             Some(arg) if arg.no_log => secrets::register_all(value),
             _ => secrets::register_nested(value),
+        };
+        if short {
+            weak.push(format!(
+                "option '{key}' holds a secret shorter than {} characters: it is weak, and it is \
+                 masked in the output only where a whole value is the secret",
+                secrets::MIN_MASKED_INSIDE
+            ));
         }
     }
+    weak
 }
 
 fn first_outside_choices(value: &Value, choices: &[&str]) -> Option<String> {

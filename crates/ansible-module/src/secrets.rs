@@ -59,9 +59,16 @@ pub fn is_secret_key(key: &str) -> bool {
         && !key.ends_with("_path")
 }
 
-pub fn register(secret: &str) {
+/// Secrets shorter than this are masked only where a whole string is the secret: masking every
+/// occurrence of one or two characters inside other words would show where they are (and so
+/// reveal them), and would mangle every message.
+pub const MIN_MASKED_INSIDE: usize = 4;
+
+/// Registers `secret`; returns true when it is too short to be masked inside other text
+/// (a weak secret the caller should warn about).
+pub fn register(secret: &str) -> bool {
     if secret.is_empty() {
-        return;
+        return false;
     }
     let mut secrets = SECRETS
         .write()
@@ -71,33 +78,39 @@ pub fn register(secret: &str) {
         // Longest first, so a secret that contains another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
+    is_short(secret)
 }
 
-/// Registers every string inside `value` (all of it is secret).
-pub fn register_all(value: &Value) {
+fn is_short(secret: &str) -> bool {
+    secret.chars().count() < MIN_MASKED_INSIDE
+}
+
+/// Registers every string inside `value` (all of it is secret); true when one is weak.
+pub fn register_all(value: &Value) -> bool {
     match value {
         Value::String(s) => register(s),
         Value::Number(n) => register(&n.to_string()),
-        Value::Array(items) => items.iter().for_each(register_all),
-        Value::Object(map) => map.values().for_each(register_all),
-        Value::Bool(_) | Value::Null => {}
+        Value::Array(items) => items.iter().fold(false, |weak, v| register_all(v) | weak),
+        Value::Object(map) => map.values().fold(false, |weak, v| register_all(v) | weak),
+        Value::Bool(_) | Value::Null => false,
     }
 }
 
-/// Registers the values of password-like keys anywhere inside `value`.
-pub fn register_nested(value: &Value) {
+/// Registers the values of password-like keys anywhere inside `value`; true when one is weak.
+pub fn register_nested(value: &Value) -> bool {
     match value {
-        Value::Array(items) => items.iter().for_each(register_nested),
-        Value::Object(map) => {
-            for (key, item) in map {
-                if is_secret_key(key) {
-                    register_all(item);
-                } else {
-                    register_nested(item);
-                }
-            }
-        }
-        _ => {}
+        Value::Array(items) => items
+            .iter()
+            .fold(false, |weak, v| register_nested(v) | weak),
+        Value::Object(map) => map.iter().fold(false, |weak, (key, item)| {
+            let this = if is_secret_key(key) {
+                register_all(item)
+            } else {
+                register_nested(item)
+            };
+            this | weak
+        }),
+        _ => false,
     }
 }
 
@@ -105,11 +118,15 @@ pub fn scrub_str(text: &str) -> Cow<'_, str> {
     let secrets = SECRETS
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if !secrets.iter().any(|s| text.contains(s.as_str())) {
+    if secrets.iter().any(|s| s == text) {
+        return Cow::Owned(MASK.to_owned());
+    }
+    let inside = |s: &&String| !is_short(s) && text.contains(s.as_str());
+    if !secrets.iter().any(|s| inside(&s)) {
         return Cow::Borrowed(text);
     }
     let mut out = text.to_string();
-    for secret in secrets.iter() {
+    for secret in secrets.iter().filter(|s| !is_short(s)) {
         if out.contains(secret.as_str()) {
             out = out.replace(secret.as_str(), MASK);
         }
@@ -155,6 +172,22 @@ mod tests {
         let mut v = json!({"msg": ["x s3cr3t-pass y"], "s3cr3t-pass": 1});
         scrub_value(&mut v);
         assert_eq!(v, json!({"msg": ["x ******** y"], "********": 1}));
+    }
+
+    #[test]
+    fn short_secrets_are_masked_only_as_whole_values() {
+        assert!(register("q7"));
+        assert!(!register("long-enough-pw"));
+        assert_eq!(scrub_str("q7"), MASK);
+        // Masking "q7" inside words would show where it is, and so reveal it.
+        assert_eq!(scrub_str("disk q7q7 of vm-q7"), "disk q7q7 of vm-q7");
+        let mut v = json!({"password": "q7", "msg": "aq7b long-enough-pw"});
+        scrub_value(&mut v);
+        assert_eq!(v, json!({"password": MASK, "msg": "aq7b ********"}));
+        assert!(register_nested(&json!({"auth": {"password": "xyz"}})));
+        assert!(!register_nested(
+            &json!({"auth": {"password": "xyzw", "user": "ab"}})
+        ));
     }
 
     #[test]

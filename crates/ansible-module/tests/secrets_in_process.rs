@@ -55,11 +55,15 @@ fn child_module() {
 }
 
 fn run_child(outcome: &str) -> (bool, String, String) {
+    run_child_with(outcome, SENTINEL)
+}
+
+fn run_child_with(outcome: &str, password: &str) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let args_file = dir.path().join("args.json");
     std::fs::write(
         &args_file,
-        json!({"user": "admin", "password": SENTINEL, "outcome": outcome,
+        json!({"user": "admin", "password": password, "outcome": outcome,
                "_ansible_verbosity": 4})
         .to_string(),
     )
@@ -129,5 +133,19 @@ fn secret_is_masked_on_panic() {
     assert!(
         !stdout.contains(SENTINEL) && !stderr.contains(SENTINEL),
         "{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn a_one_character_secret_is_not_masked_inside_words_and_is_called_weak() {
+    let (ok, stdout, _) = run_child_with("succeed", "e");
+    assert!(ok);
+    let result = module_result(&stdout);
+    // Masking every "e" would show where the secret is in every word, so revealing it.
+    assert_eq!(result["msg"], "used e", "{result}");
+    let warnings = result["warnings"].to_string();
+    assert!(
+        warnings.contains("option 'password'") && warnings.contains("weak"),
+        "{result}"
     );
 }

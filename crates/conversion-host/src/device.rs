@@ -192,7 +192,7 @@ fn matching_entries(dir: &Path, serial: &str) -> Vec<String> {
 
 fn settle_udev() {
     // Absent in containers and minimal hosts; the retry loop covers for it.
-    let _ = std::process::Command::new("udevadm")
+    let _ = crate::child_env::restrict(&mut std::process::Command::new("udevadm"))
         .args(["settle", "--timeout=5"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

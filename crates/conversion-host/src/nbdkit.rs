@@ -7,7 +7,8 @@
 //!   every exit path;
 //! - nbdkit listens on a Unix socket in that private directory, and is ready when a connection
 //!   succeeds; if it exits first, the error carries the end of its log;
-//! - `--exit-with-parent` ends it if we die; dropping the server stops it (TERM, then KILL).
+//! - `--exit-with-parent` ends it if we die; dropping the server stops it (TERM, then KILL);
+//! - it gets an allow-listed environment (`child_env`): none of our credentials.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -137,14 +138,15 @@ pub struct NbdkitServer {
 
 impl NbdkitServer {
     pub fn start(source: &Source, options: &ServerOptions) -> Result<Self, NbdkitError> {
-        let private_dir = tempfile::Builder::new()
-            .prefix("vmkit-nbdkit-")
-            .tempdir()
-            .map_err(|source| NbdkitError::Io {
-                what: "cannot create a private directory in",
-                path: std::env::temp_dir(),
-                source,
-            })?;
+        let private_dir = crate::private_files::private_temp_dir(&format!(
+            "{PRIVATE_DIR_PREFIX}{}-",
+            std::process::id()
+        ))
+        .map_err(|source| NbdkitError::Io {
+            what: "cannot create a private directory in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
         let socket = private_dir.path().join("nbd.sock");
         let log = options
             .log_file
@@ -186,13 +188,15 @@ impl NbdkitServer {
             },
         };
         let args = command_line(source, &socket, &secret_paths, options.verbose);
-        let log_out = File::create(&log).map_err(|source| NbdkitError::Io {
-            what: "cannot create the nbdkit log",
-            path: log.clone(),
-            source,
-        })?;
+        let log_out =
+            crate::private_files::open_private(&log, crate::private_files::Open::Truncate)
+                .map_err(|source| NbdkitError::Io {
+                    what: "cannot create the nbdkit log",
+                    path: log.clone(),
+                    source,
+                })?;
         tracing::info!(nbdkit = %options.nbdkit.display(), args = ?args, log = %log.display(), "starting nbdkit");
-        let child = Command::new(&options.nbdkit)
+        let child = crate::child_env::restrict(&mut Command::new(&options.nbdkit))
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -281,28 +285,35 @@ impl Drop for NbdkitServer {
     }
 }
 
-/// Private directories of servers whose process was killed (SIGKILL leaves no chance to clean
-/// up): no server listens on their socket and they are older than any start-up could take.
-/// Removes them, with any secret file still in them; returns what was removed.
-pub fn remove_stale_private_dirs(parent: &Path, older_than: Duration) -> Vec<PathBuf> {
+/// `<temp dir>/vmkit-nbdkit-<pid of the run>-<random>`: the pid says whose it is.
+const PRIVATE_DIR_PREFIX: &str = "vmkit-nbdkit-";
+
+/// Private directories of runs that were killed (SIGKILL leaves no chance to clean up): ours
+/// (our user's, a real directory, our name pattern), whose run's process is gone and on whose
+/// socket no server listens. Removes them, with any secret file still in them; returns what was
+/// removed.
+pub fn remove_stale_private_dirs(parent: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(parent) else {
         return Vec::new();
     };
+    let me = crate::private_files::euid();
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let ours = entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with("vmkit-nbdkit-");
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= older_than);
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PRIVATE_DIR_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let ours =
+            std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_dir() && m.uid() == me);
         if ours
-            && old
+            && !process_alive(owner)
             && UnixStream::connect(path.join("nbd.sock")).is_err()
             && std::fs::remove_dir_all(&path).is_ok()
         {
@@ -311,6 +322,15 @@ pub fn remove_stale_private_dirs(parent: &Path, older_than: Duration) -> Vec<Pat
         }
     }
     removed
+}
+
+fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+    let answer = unsafe { libc::kill(pid, 0) };
+    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Paths of the files that carry secrets to nbdkit.
@@ -408,20 +428,45 @@ fn log_tail(path: &Path, max: u64) -> String {
 mod tests {
 
     #[test]
-    fn only_old_dirs_without_a_listener_are_stale() {
+    fn only_dirs_of_gone_runs_without_a_listener_are_stale() {
         let parent = tempfile::tempdir().unwrap();
-        let stale = parent.path().join("vmkit-nbdkit-dead");
+        // A pid no process has: above the kernel's limit.
+        let gone = i32::MAX;
+        let stale = parent.path().join(format!("vmkit-nbdkit-{gone}-dead"));
         std::fs::create_dir(&stale).unwrap();
         std::fs::write(stale.join("password"), "x").unwrap();
-        let live = parent.path().join("vmkit-nbdkit-live");
+        let running = parent
+            .path()
+            .join(format!("vmkit-nbdkit-{}-run", std::process::id()));
+        std::fs::create_dir(&running).unwrap();
+        let live = parent.path().join(format!("vmkit-nbdkit-{gone}-live"));
         std::fs::create_dir(&live).unwrap();
         let _listener = std::os::unix::net::UnixListener::bind(live.join("nbd.sock")).unwrap();
         let other = parent.path().join("someone-else");
         std::fs::create_dir(&other).unwrap();
-        assert!(remove_stale_private_dirs(parent.path(), Duration::from_secs(3600)).is_empty());
-        let removed = remove_stale_private_dirs(parent.path(), Duration::ZERO);
+        let target = parent.path().join("target");
+        std::fs::create_dir(&target).unwrap();
+        std::os::unix::fs::symlink(
+            &target,
+            parent.path().join(format!("vmkit-nbdkit-{gone}-link")),
+        )
+        .unwrap();
+        let removed = remove_stale_private_dirs(parent.path());
         assert_eq!(removed, vec![stale.clone()]);
-        assert!(!stale.exists() && live.exists() && other.exists());
+        assert!(!stale.exists() && running.exists() && live.exists() && other.exists());
+        assert!(target.exists());
+    }
+
+    #[test]
+    fn the_private_directory_is_0700_and_named_for_its_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = crate::private_files::private_temp_dir(&format!(
+            "{PRIVATE_DIR_PREFIX}{}-",
+            std::process::id()
+        ))
+        .unwrap();
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
     use super::*;
 

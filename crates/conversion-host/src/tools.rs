@@ -17,7 +17,10 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 
 /// Runs a probe command and returns its stdout, or None if it could not run or failed.
 pub(crate) fn output_of(program: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).output().ok()?;
+    let out = crate::child_env::restrict(&mut Command::new(program))
+        .args(args)
+        .output()
+        .ok()?;
     if !out.status.success() {
         tracing::debug!(program = %program.display(), ?args, status = %out.status, "probe failed");
         return None;

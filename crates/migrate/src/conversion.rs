@@ -2,8 +2,11 @@
 //! drivers, initramfs, bootloader, guest tools removal).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use conversion_host::private_files::{self, Open};
 
 use crate::error::{Error, Result};
 use crate::request::ConversionOptions;
@@ -64,7 +67,7 @@ pub fn convert(
     log: &Path,
 ) -> Result<()> {
     let mut command = Command::new(program);
-    command.env("LIBGUESTFS_BACKEND", "direct");
+    conversion_host::child_env::restrict(&mut command).env("LIBGUESTFS_BACKEND", "direct");
     if options.debug {
         command
             .env("LIBGUESTFS_DEBUG", "1")
@@ -79,10 +82,12 @@ pub fn convert(
     command.args(&options.extra_args);
     let xml_path = work_dir.join("virt-v2v-domain.xml");
     if options.multi_disk {
-        std::fs::write(&xml_path, libvirt_xml(vm_name, disks)).map_err(|cause| Error::Io {
-            what: format!("cannot write {}", xml_path.display()),
-            cause,
-        })?;
+        private_files::open_private(&xml_path, Open::Truncate)
+            .and_then(|mut file| file.write_all(libvirt_xml(vm_name, disks).as_bytes()))
+            .map_err(|cause| Error::Io {
+                what: format!("cannot write {}", xml_path.display()),
+                cause,
+            })?;
         command.arg("-i").arg("libvirtxml").arg(&xml_path);
     } else {
         let boot = disks
@@ -90,14 +95,10 @@ pub fn convert(
             .ok_or_else(|| Error::Conversion("no disk to convert".into()))?;
         command.arg("-i").arg("disk").arg(&boot.device);
     }
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|cause| Error::Io {
-            what: format!("cannot open {}", log.display()),
-            cause,
-        })?;
+    let log_file = private_files::open_private(log, Open::Append).map_err(|cause| Error::Io {
+        what: format!("cannot open {}", log.display()),
+        cause,
+    })?;
     let log_err = log_file.try_clone().map_err(|cause| Error::Io {
         what: "cannot duplicate the log descriptor".into(),
         cause,
@@ -137,7 +138,7 @@ fn libvirt_xml(vm_name: &str, disks: &[ConvertDisk]) -> String {
             "ide" => "hd",
             _ => "sd",
         };
-        let dev = format!("{prefix}{}", (b'a' + (*index % 26) as u8) as char);
+        let dev = format!("{prefix}{}", disk_letters(*index));
         *index += 1;
         let _ = writeln!(
             xml,
@@ -148,6 +149,22 @@ fn libvirt_xml(vm_name: &str, disks: &[ConvertDisk]) -> String {
     }
     xml.push_str("  </devices>\n</domain>\n");
     xml
+}
+
+/// The kernel's disk suffix of the `index`-th disk on a bus: `a`..`z`, `aa`..`zz`, `aaa`…, so
+/// every disk of a VM with more than 26 on one bus keeps a distinct name.
+fn disk_letters(index: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = index;
+    loop {
+        letters.push(b'a' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+        n -= 1;
+    }
+    letters.iter().rev().map(|&b| b as char).collect()
 }
 
 fn escape(text: &str) -> String {
@@ -238,5 +255,40 @@ mod tests {
         assert!(xml.contains("<source dev='/dev/vdb'/>\n      <target dev='sda' bus='scsi'/>"));
         assert!(xml.contains("<target dev='sdb' bus='scsi'/>"));
         assert!(xml.contains("<target dev='vda' bus='virtio'/>"));
+    }
+
+    #[test]
+    fn device_names_stay_distinct_past_26_disks_on_a_bus() {
+        for (index, name) in [
+            (0, "a"),
+            (25, "z"),
+            (26, "aa"),
+            (27, "ab"),
+            (51, "az"),
+            (52, "ba"),
+        ] {
+            assert_eq!(disk_letters(index), name);
+        }
+        assert_eq!(disk_letters(701), "zz");
+        assert_eq!(disk_letters(702), "aaa");
+        let disks: Vec<ConvertDisk> = (0..60)
+            .map(|i| ConvertDisk {
+                device: format!("/dev/disk{i}").into(),
+                bus: "scsi",
+            })
+            .collect();
+        let xml = libvirt_xml("many", &disks);
+        let targets: std::collections::BTreeSet<&str> = xml
+            .match_indices("<target dev='")
+            .map(|(at, m)| {
+                let rest = &xml[at + m.len()..];
+                &rest[..rest.find('\'').unwrap()]
+            })
+            .collect();
+        assert_eq!(targets.len(), 60, "{xml}");
+        assert!(
+            targets.contains("sdaa") && targets.contains("sdbh"),
+            "{xml}"
+        );
     }
 }

@@ -2,12 +2,14 @@
 //! events, a final summary) in the progress file, and a plain-text log. Neither ever holds a
 //! secret: only names, ids, sizes and rates are written.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use conversion_host::private_files::{Open, open_private};
 use serde_json::{Map, Value, json};
 
 pub struct Journal {
@@ -20,11 +22,18 @@ fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// The log is in the VM's private directory; a progress file the caller named may be elsewhere
+/// (the role's directory): its missing parents are made 0700, and it is opened as privately.
 fn open_append(path: &Path) -> std::io::Result<File> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
     }
-    OpenOptions::new().create(true).append(true).open(path)
+    open_private(path, Open::Append)
 }
 
 impl Journal {

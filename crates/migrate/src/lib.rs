@@ -21,4 +21,4 @@ pub mod volume;
 
 pub use error::{Error, Result};
 pub use request::{ConversionHostId, ConversionOptions, Phase, Request, Transport};
-pub use run::{DiskMode, DiskOutcome, Outcome, Vsphere, migrate};
+pub use run::{DiskMode, DiskOutcome, Outcome, Report, RunFiles, Vsphere, migrate};

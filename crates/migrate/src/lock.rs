@@ -2,10 +2,12 @@
 //! The kernel drops it when the process ends, however it ends, so a crashed run never blocks the
 //! next one.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
+
+use conversion_host::private_files::{Open, open_private};
 
 use crate::error::{Error, Result, Step};
 
@@ -15,20 +17,10 @@ pub struct VmLock {
 }
 
 impl VmLock {
-    pub fn acquire(data_dir: &Path, vm: &str) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).step(|| {
-            format!(
-                "cannot create the VM's data directory {}",
-                data_dir.display()
-            )
-        })?;
-        let path = data_dir.join("migrate.lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+    /// Locks `<vm_dir>/migrate.lock`; `vm_dir` is already the VM's private directory.
+    pub fn acquire(vm_dir: &Path, vm: &str) -> Result<Self> {
+        let path = vm_dir.join("migrate.lock");
+        let mut file = open_private(&path, Open::Keep)
             .step(|| format!("cannot open the lock file {}", path.display()))?;
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
@@ -61,5 +53,16 @@ mod tests {
         assert!(err.contains(&std::process::id().to_string()), "{err}");
         drop(first);
         VmLock::acquire(dir.path(), "web").unwrap();
+    }
+
+    #[test]
+    fn a_planted_lock_symlink_is_refused_and_its_target_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("migrate.lock")).unwrap();
+        let err = VmLock::acquire(dir.path(), "web").unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     }
 }

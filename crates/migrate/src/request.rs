@@ -109,10 +109,11 @@ pub struct Request {
     pub disk_parallelism: usize,
     /// Graceful shutdown before a hard power-off.
     pub poweroff_timeout: Duration,
-    /// The VM's directory on the conversion host: lock, log and default progress file.
-    pub data_dir: PathBuf,
-    pub progress_file: PathBuf,
-    pub log_file: PathBuf,
+    /// `osmdatadir`: the VM's directory (lock, log, default progress file) is made in it,
+    /// named by the VM's identity, once the VM is known.
+    pub data_root: PathBuf,
+    /// Where the progress lines go instead of the VM's directory.
+    pub progress_file: Option<PathBuf>,
     pub nbdkit_verbose: bool,
     /// Waits for Cinder and Nova (volume available, attached, detached).
     pub cloud_timeout: Duration,

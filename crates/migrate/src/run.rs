@@ -34,11 +34,11 @@ use crate::conversion::{self, ConvertDisk};
 use crate::error::{Error, Result, Step};
 use crate::journal::Journal;
 use crate::lock::VmLock;
-use crate::names::{SNAPSHOT_DESCRIPTION, SNAPSHOT_NAME, volume_name};
+use crate::names::{SNAPSHOT_DESCRIPTION, SNAPSHOT_NAME};
 use crate::request::{Phase, Request};
 use crate::source::{SourceContext, source_for};
 use crate::transfer::{self, Transfer};
-use crate::volume::{self, Holds};
+use crate::volume::{self, Found, Holds};
 
 /// The vSphere side: a logged-in client and, for VDDK, the credentials nbdkit logs in with.
 pub struct Vsphere<'a> {
@@ -91,6 +91,25 @@ pub struct Outcome {
     pub conversion_ran: bool,
     pub power_off: Option<&'static str>,
     pub seconds: f64,
+    /// What the operator should know about the volumes' names (a name another VM's volume has,
+    /// a VM name with nothing left for a volume name, a volume of the original taken over).
+    pub notes: Vec<String>,
+}
+
+/// The files of a run on the conversion host, in `<osmdatadir>/<safe name or vm>-<uuid>/`.
+#[derive(Debug, Clone)]
+pub struct RunFiles {
+    pub dir: std::path::PathBuf,
+    pub log_file: std::path::PathBuf,
+    pub progress_file: std::path::PathBuf,
+}
+
+/// How a run ended, and its files once the VM was known (a run refused before has none, and
+/// creates nothing).
+#[derive(Debug)]
+pub struct Report {
+    pub result: Result<Outcome>,
+    pub files: Option<RunFiles>,
 }
 
 struct PlannedDisk {
@@ -109,6 +128,18 @@ pub async fn migrate(
     cloud: &openstack::Client,
     request: &Request,
     cancel: copy_engine::Cancel,
+) -> Report {
+    let mut files = None;
+    let result = migrate_vm(vs, cloud, request, cancel, &mut files).await;
+    Report { result, files }
+}
+
+async fn migrate_vm(
+    vs: &Vsphere<'_>,
+    cloud: &openstack::Client,
+    request: &Request,
+    cancel: copy_engine::Cancel,
+    files_out: &mut Option<RunFiles>,
 ) -> Result<Outcome> {
     let started = Instant::now();
     let vm_ref = find_vm(vs.client, request).await?;
@@ -126,11 +157,42 @@ pub async fn migrate(
     if phase.uses_cbt() {
         refuse_warm_blockers(&vm, &disks, request.enable_cbt)?;
     }
+    let vm_uuid = vm
+        .instance_uuid
+        .as_deref()
+        .or(vm.bios_uuid.as_deref())
+        .unwrap_or_default();
+    let uuid_label = crate::names::uuid_label(vm_uuid).ok_or_else(|| {
+        Error::Refused(format!(
+            "VM {:?} has no usable uuid (instanceUuid {:?}, uuid {:?}); its volumes are told \
+             from other VMs' by it",
+            vm.name, vm.instance_uuid, vm.bios_uuid
+        ))
+    })?;
+    let files = RunFiles::new(request, &vm.name, &uuid_label);
     let mut plan = Vec::with_capacity(disks.len());
+    let mut notes = Vec::new();
     for disk in disks {
-        let name = volume_name(&vm.name, disk.key);
-        let existing = volume::find(cloud, &name).await?;
-        let (mode, from_change_id) = match existing.as_ref().map(volume::holds) {
+        let placement = volume::find(
+            cloud,
+            &volume::Identity {
+                vm_name: &vm.name,
+                vm_uuid,
+                uuid_label: &uuid_label,
+                disk_key: disk.key,
+            },
+        )
+        .await?;
+        notes.extend(placement.note);
+        let (existing, holds) = match placement.found {
+            Found::Ours(v) => {
+                let holds = volume::holds(&v);
+                (Some(v), Some(holds))
+            }
+            Found::Adopted(v) => (Some(v), None),
+            Found::New => (None, None),
+        };
+        let (mode, from_change_id) = match holds {
             Some(Holds::Converted) => (DiskMode::Unchanged, None),
             Some(Holds::Copy {
                 change_id: Some(id),
@@ -139,7 +201,7 @@ pub async fn migrate(
         };
         plan.push(PlannedDisk {
             disk,
-            name,
+            name: placement.name,
             existing,
             mode,
             from_change_id,
@@ -159,7 +221,9 @@ pub async fn migrate(
         conversion_ran: false,
         power_off: None,
         seconds: started.elapsed().as_secs_f64(),
+        notes: notes.clone(),
     };
+    *files_out = Some(files.clone());
     if plan.iter().all(|p| p.mode == DiskMode::Unchanged) {
         return Ok(outcome_of_plan(false));
     }
@@ -172,11 +236,15 @@ pub async fn migrate(
         _ => None,
     };
     let server_id = crate::host::server_id(cloud, &request.conversion_host).await?;
-    let _lock = VmLock::acquire(&request.data_dir, &vm.name)?;
+    files.create(&request.data_root)?;
+    let _lock = VmLock::acquire(&files.dir, &vm.name)?;
     let journal = Arc::new(
-        Journal::open(&vm.name, &request.progress_file, &request.log_file)
+        Journal::open(&vm.name, &files.progress_file, &files.log_file)
             .step(|| "cannot open the progress file or log".to_owned())?,
     );
+    for note in &notes {
+        journal.event("volume_name", note);
+    }
     let cleanup = Cleanup::new(cancel);
     journal.event(
         "start",
@@ -193,6 +261,7 @@ pub async fn migrate(
         vs,
         cloud,
         request,
+        files: &files,
         vm: &vm,
         server_id: &server_id,
         journal: Arc::clone(&journal),
@@ -206,6 +275,7 @@ pub async fn migrate(
     match result {
         Ok(mut outcome) => {
             outcome.seconds = started.elapsed().as_secs_f64();
+            outcome.notes = notes;
             journal.record(json!({ "summary": outcome }));
             journal.log(format!("done in {:.1} s", outcome.seconds));
             Ok(outcome)
@@ -368,10 +438,46 @@ fn refuse_warm_blockers(vm: &VirtualMachine, disks: &[Disk], enable_cbt: bool) -
     Ok(())
 }
 
+impl RunFiles {
+    fn new(request: &Request, vm_name: &str, uuid_label: &str) -> Self {
+        let dir = request
+            .data_root
+            .join(crate::names::vm_dir_name(vm_name, uuid_label));
+        RunFiles {
+            log_file: dir.join("migrate.log"),
+            progress_file: request
+                .progress_file
+                .clone()
+                .unwrap_or_else(|| dir.join("migrate-progress.jsonl")),
+            dir,
+        }
+    }
+
+    /// Makes the data directory (when absent) and the VM's private one. A data directory
+    /// another user owns or can write to is refused: files planted there could redirect ours.
+    fn create(&self, root: &std::path::Path) -> Result<()> {
+        use conversion_host::private_files::{private_dir, shared_root};
+        shared_root(root).map_err(|e| {
+            Error::Refused(format!(
+                "osmdatadir {}: {e}; use a directory only this user can write (the default \
+                 /var/lib/os-migrate, or the roles' /opt/os-migrate)",
+                root.display()
+            ))
+        })?;
+        private_dir(&self.dir).map_err(|e| {
+            Error::Refused(format!(
+                "the VM's directory {} under osmdatadir: {e}; remove it",
+                self.dir.display()
+            ))
+        })
+    }
+}
+
 struct Work<'a> {
     vs: &'a Vsphere<'a>,
     cloud: &'a openstack::Client,
     request: &'a Request,
+    files: &'a RunFiles,
     vm: &'a VirtualMachine,
     server_id: &'a str,
     journal: Arc<Journal>,
@@ -497,16 +603,14 @@ impl Work<'_> {
             conversion_ran,
             power_off,
             seconds: 0.0,
+            notes: Vec::new(),
         })
     }
 
     /// What a crashed run left: our snapshot, our volumes attached to this conversion host.
     async fn remove_leftovers(&self, plan: &[PlannedDisk]) -> Result<()> {
         // A start-up takes at most a minute; older directories without a server are a killed run's.
-        for dir in conversion_host::nbdkit::remove_stale_private_dirs(
-            &std::env::temp_dir(),
-            Duration::from_secs(300),
-        ) {
+        for dir in conversion_host::nbdkit::remove_stale_private_dirs(&std::env::temp_dir()) {
             self.journal
                 .log(format!("removed {} left by a killed nbdkit", dir.display()));
         }
@@ -633,12 +737,12 @@ impl Work<'_> {
             return Ok((outcome, volume));
         }
         if mode == DiskMode::Full && !fresh {
-            volume::merge(
-                self.cloud,
-                &volume.id,
-                &[(volume::COPY_STATE, volume::INCOMPLETE.into())],
-            )
-            .await?;
+            // Stamped with this VM first: a volume taken over from the original is ours from now.
+            let mut pairs: Vec<(&str, String)> =
+                vec![(volume::COPY_STATE, volume::INCOMPLETE.into())];
+            let origin = self.origin(key);
+            pairs.extend(origin.iter().map(|(k, v)| (k.as_str(), v.clone())));
+            volume::merge(self.cloud, &volume.id, &pairs).await?;
         }
 
         let attached = attach::attach(
@@ -670,7 +774,7 @@ impl Work<'_> {
             capacity_bytes: capacity,
             areas,
             destination_is_zero: fresh && self.request.assume_zero,
-            nbdkit_log: self.request.data_dir.join(format!("nbdkit-{key}.log")),
+            nbdkit_log: self.files.dir.join(format!("nbdkit-{key}.log")),
             nbdkit_verbose: self.request.nbdkit_verbose,
             nbd_timeout: self.request.nbd_timeout,
         };
@@ -843,8 +947,8 @@ impl Work<'_> {
         let program = program.to_owned();
         let options = options.clone();
         let name = self.vm.name.clone();
-        let work_dir = self.request.data_dir.clone();
-        let log = self.request.data_dir.join("virt-v2v.log");
+        let work_dir = self.files.dir.clone();
+        let log = self.files.dir.join("virt-v2v.log");
         let result = tokio::task::spawn_blocking(move || {
             conversion::convert(&program, &name, linux, &disks, &options, &work_dir, &log)
         })

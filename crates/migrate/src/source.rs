@@ -1,6 +1,6 @@
 //! Where nbdkit reads one frozen disk from, for each transport.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use conversion_host::nbdkit::{HttpsSource, SecretValue, Source, VddkSource};
 use vsphere::datastore::{DatastorePath, datastore_file_url};
@@ -82,6 +82,7 @@ pub fn source_for(ctx: &SourceContext<'_>, transport: &Transport, frozen: &Disk)
         }
         Transport::File { root } => {
             let flat = parsed()?.flat_file();
+            refuse_escapes(frozen.key, &flat)?;
             let per_datastore: PathBuf = root.join(&flat.datastore).join(&flat.path);
             let path = if per_datastore.exists() {
                 per_datastore
@@ -100,4 +101,58 @@ pub fn source_for(ctx: &SourceContext<'_>, transport: &Transport, frozen: &Disk)
             Source::File { path }
         }
     })
+}
+
+/// The file transport joins what vSphere reports to `localdiskpath`: a datastore name or path
+/// that is absolute or climbs (`..`) would read a file outside the mounted datastores.
+fn refuse_escapes(key: i32, file: &DatastorePath) -> Result<()> {
+    let plain = |text: &str| {
+        !text.is_empty()
+            && !text.contains('\0')
+            && Path::new(text)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    };
+    let one_name =
+        !file.datastore.contains('/') && Path::new(&file.datastore).components().count() == 1;
+    if plain(&file.datastore) && one_name && plain(&file.path) {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "disk {key}: vSphere reports the backing file {file}, which is not a plain path inside a \
+         datastore (empty, absolute or with `..`); the file transport refuses to read it"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datastore_paths_that_leave_the_datastore_are_refused() {
+        for good in [
+            "[ds1] vm/vm-flat.vmdk",
+            "[ds 1] a/./b.vmdk",
+            "[ds1] a..b/c..vmdk",
+        ] {
+            let path = DatastorePath::parse(good).unwrap();
+            assert!(refuse_escapes(2000, &path).is_ok(), "{good}");
+        }
+        for bad in [
+            "[ds1] ../other/x.vmdk",
+            "[ds1] vm/../../etc/shadow",
+            "[ds1] vm/..",
+            "[..] vm/x.vmdk",
+            "[ds/../x] vm/x.vmdk",
+            "[/etc] shadow",
+            "[ds1] ",
+        ] {
+            let path = DatastorePath::parse(bad).unwrap();
+            let err = refuse_escapes(2000, &path).unwrap_err().to_string();
+            assert!(
+                err.contains("disk 2000") && err.contains("refuses"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }

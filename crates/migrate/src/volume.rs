@@ -4,7 +4,8 @@
 //! `changeID` (the vSphere change id of the state the volume holds), `copy_state` (`complete`
 //! only once a copy finished: a volume whose full copy did not finish is copied again from the
 //! start, never taken for a good one), and where it came from: `vmware_vm`, `vmware_vm_uuid`,
-//! `vmware_disk_key`, `migrated_at`.
+//! `vmware_disk_key`, `migrated_at`. The uuid and disk key say whose disk a volume is; the name
+//! is only a label (two VMs' names can map to the same one).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -20,6 +21,9 @@ pub const CHANGE_ID: &str = "changeID";
 pub const COPY_STATE: &str = "copy_state";
 pub const COMPLETE: &str = "complete";
 pub const INCOMPLETE: &str = "incomplete";
+pub const VM_NAME: &str = "vmware_vm";
+pub const VM_UUID: &str = "vmware_vm_uuid";
+pub const DISK_KEY: &str = "vmware_disk_key";
 
 const GIB: u64 = 1 << 30;
 
@@ -28,29 +32,179 @@ pub fn size_gib(bytes: u64) -> u64 {
     bytes.div_ceil(GIB).max(1)
 }
 
-/// The volume an earlier run made for this disk, if any.
-pub async fn find(cloud: &Client, name: &str) -> Result<Option<Volume>> {
+/// Which VM and disk a volume is for.
+pub struct Identity<'a> {
+    pub vm_name: &'a str,
+    /// As vSphere gives it (instanceUuid, else the BIOS uuid): what `vmware_vm_uuid` records.
+    pub vm_uuid: &'a str,
+    /// The uuid as it may appear in names.
+    pub uuid_label: &'a str,
+    pub disk_key: i32,
+}
+
+/// The volume a disk is copied into.
+#[derive(Debug)]
+pub enum Found {
+    /// A volume whose metadata records this VM and disk.
+    Ours(Volume),
+    /// The original collection's volume for this disk (its name, no VM recorded): taken over,
+    /// stamped with this VM, and copied in full, since what it holds is unknown.
+    Adopted(Volume),
+    /// None yet: one is created with the chosen name.
+    New,
+}
+
+#[derive(Debug)]
+pub struct Placement {
+    pub name: String,
+    pub found: Found,
+    /// Why the volume is not under the original's name, or was taken over; for the log and the
+    /// module's warnings.
+    pub note: Option<String>,
+}
+
+fn meta_of(v: &Volume, key: &str) -> Option<String> {
+    v.metadata.get(key).cloned()
+}
+
+/// Finds this disk's volume by identity, else the name it gets. A volume of another VM is never
+/// reused, whatever its name: the metadata `vmware_vm_uuid` (+ `vmware_disk_key`) is searched
+/// first, then the names of [`crate::names::volume_names`] in turn; a name another VM's volume
+/// has is passed over.
+pub async fn find(cloud: &Client, id: &Identity<'_>) -> Result<Placement> {
+    let key = id.disk_key;
+    let by_identity = list(
+        cloud,
+        None,
+        &[
+            (VM_UUID, id.vm_uuid.to_owned()),
+            (DISK_KEY, key.to_string()),
+        ],
+    )
+    .await?;
+    match <[Volume; 1]>::try_from(by_identity) {
+        Ok([volume]) => {
+            return Ok(Placement {
+                name: volume.name.clone(),
+                found: Found::Ours(volume),
+                note: None,
+            });
+        }
+        Err(found) if !found.is_empty() => {
+            return Err(Error::Refused(format!(
+                "{} volumes record disk {key} of VM {:?} (vmware_vm_uuid {}): {}; delete the extra \
+                 ones (delete_volume) so this disk has exactly one",
+                found.len(),
+                id.vm_name,
+                id.vm_uuid,
+                ids(&found)
+            )));
+        }
+        Err(_) => {}
+    }
+    let names = crate::names::volume_names(id.vm_name, id.uuid_label, key);
+    let original = (!crate::names::safe_vm_name(id.vm_name).is_empty()).then(|| names[0].clone());
+    let mut passed_over = Vec::new();
+    for name in &names {
+        let named = list(cloud, Some(name), &[]).await?;
+        if named.is_empty() {
+            let note = match (&original, passed_over.is_empty()) {
+                (Some(_), true) => None,
+                (None, _) => Some(format!(
+                    "disk {key}: nothing is left of VM name {:?} in a volume name (only ASCII \
+                     letters, digits, `-` and `_` are kept); its volume is named {name}",
+                    id.vm_name
+                )),
+                (Some(first), false) => Some(format!(
+                    "disk {key}: volume name {first} is another VM's ({}); this disk's volume is \
+                     named {name}",
+                    passed_over.join("; ")
+                )),
+            };
+            return Ok(Placement {
+                name: name.clone(),
+                found: Found::New,
+                note,
+            });
+        }
+        let unowned: Vec<&Volume> = named
+            .iter()
+            .filter(|v| {
+                Some(name) == original.as_ref()
+                    && meta_of(v, VM_UUID).is_none()
+                    && meta_of(v, VM_NAME).is_none_or(|n| n == id.vm_name)
+            })
+            .collect();
+        match unowned.as_slice() {
+            [volume] => {
+                return Ok(Placement {
+                    name: name.clone(),
+                    found: Found::Adopted((*volume).clone()),
+                    note: Some(format!(
+                        "disk {key}: volume {name} ({}) records no VM (the original collection \
+                         made it); it is taken over for VM {:?} and copied in full",
+                        volume.id, id.vm_name
+                    )),
+                });
+            }
+            [] => {}
+            several => {
+                return Err(Error::Refused(format!(
+                    "{} volumes are named {name:?} with osm=true and record no VM ({}); delete the \
+                     ones that are not disk {key} of VM {:?} (delete_volume)",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|v| v.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    id.vm_name
+                )));
+            }
+        }
+        passed_over.push(
+            named
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{} of vmware_vm_uuid {}",
+                        v.id,
+                        meta_of(v, VM_UUID).unwrap_or_else(|| "unknown".into())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    Err(Error::Refused(format!(
+        "disk {key} of VM {:?}: every name it could get ({}) is another VM's volume ({}); rename \
+         or delete those volumes",
+        id.vm_name,
+        names.join(", "),
+        passed_over.join("; ")
+    )))
+}
+
+async fn list(cloud: &Client, name: Option<&str>, pairs: &[(&str, String)]) -> Result<Vec<Volume>> {
+    let mut metadata = BTreeMap::from([(OSM.to_owned(), "true".to_owned())]);
+    metadata.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let opts = ListOpts {
-        name: Some(name.to_owned()),
-        metadata: BTreeMap::from([(OSM.to_owned(), "true".to_owned())]),
+        name: name.map(str::to_owned),
+        metadata,
         status: None,
     };
-    let mut found = volumes::list(cloud, &opts)
-        .await
-        .step(|| format!("cannot look up volume {name:?}"))?;
-    match found.len() {
-        0 => Ok(None),
-        1 => Ok(found.pop()),
-        n => Err(Error::Refused(format!(
-            "{n} volumes are named {name:?} with osm=true ({}); delete the extra ones \
-             (delete_volume) so this disk has exactly one",
-            found
-                .iter()
-                .map(|v| v.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
+    volumes::list(cloud, &opts).await.step(|| match name {
+        Some(name) => format!("cannot look up volume {name:?}"),
+        None => "cannot look up the volumes of this VM".to_owned(),
+    })
+}
+
+fn ids(found: &[Volume]) -> String {
+    found
+        .iter()
+        .map(|v| v.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What an existing volume holds, read from its metadata.

@@ -38,6 +38,8 @@ struct Bed {
     data: tempfile::TempDir,
     /// Volumes to delete when the test ends, however it ends.
     volume_names: Mutex<Vec<String>>,
+    /// Volumes a test made itself, by id.
+    planted: Mutex<Vec<String>>,
 }
 
 impl Bed {
@@ -59,7 +61,13 @@ impl Bed {
             cloud,
             data: tempfile::tempdir().unwrap(),
             volume_names: Mutex::new(Vec::new()),
+            planted: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The module's data directory (`osmdatadir`); made by the module itself.
+    fn osm(&self) -> PathBuf {
+        self.data.path().join("osm")
     }
 
     fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
@@ -75,8 +83,12 @@ impl Bed {
     }
 
     /// A VM of the fixture schema, named uniquely, in folder Runtime/Migrate.
-    fn create_vm(&self, tag: &str, mut spec: Value) -> String {
-        let name = format!("mig-{tag}-{}", std::process::id());
+    fn create_vm(&self, tag: &str, spec: Value) -> String {
+        self.create_vm_named(&format!("mig-{tag}-{}", std::process::id()), spec)
+    }
+
+    fn create_vm_named(&self, name: &str, mut spec: Value) -> String {
+        let name = name.to_owned();
         spec["name"] = json!(name);
         spec["folder"] = json!("Runtime/Migrate");
         let created = self.control("POST", "/vms/create", Some(&spec));
@@ -136,7 +148,7 @@ impl Bed {
             "transport": "https",
             "skipconversion": true,
             "instanceuuid": var("VMKIT_TEST_CONVERSION_HOST_ID"),
-            "osmdatadir": self.data.path(),
+            "osmdatadir": self.osm(),
             "assumezero": true,
             "poweroff_timeout": 5,
         });
@@ -182,6 +194,66 @@ impl Bed {
             let moref = vsphere::finder::find_by_name(&client, vm).await.unwrap();
             vsphere::power::power_state(&client, &moref).await.unwrap()
         })
+    }
+
+    /// A volume made by hand, as another VM's run or the original collection would leave it.
+    fn plant_volume(&self, name: &str, metadata: &[(&str, &str)]) -> String {
+        let opts = volumes::CreateOpts {
+            name: name.to_owned(),
+            size: 1,
+            volume_type: None,
+            availability_zone: None,
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            description: None,
+        };
+        let volume = self.runtime.block_on(async {
+            let created = volumes::create(&self.cloud, &opts).await.unwrap();
+            volumes::wait_status(
+                &self.cloud,
+                &created.id,
+                "available",
+                Duration::from_secs(120),
+            )
+            .await
+            .unwrap()
+        });
+        self.planted.lock().unwrap().push(volume.id.clone());
+        volume.id
+    }
+
+    /// No file the module made is readable by others, no directory other than 0700.
+    fn assert_private_data(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let mut pending = vec![self.osm()];
+        let mut seen = 0;
+        while let Some(dir) = pending.pop() {
+            let meta = std::fs::symlink_metadata(&dir).unwrap();
+            assert_eq!(meta.mode() & 0o7777, 0o700, "{}", dir.display());
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                if meta.is_dir() {
+                    pending.push(path);
+                } else {
+                    seen += 1;
+                    assert_eq!(
+                        meta.mode() & 0o077,
+                        0,
+                        "{} is readable by others",
+                        path.display()
+                    );
+                }
+            }
+            assert!(seen < 10_000);
+        }
+        assert!(
+            seen > 0,
+            "the module wrote nothing under {}",
+            self.osm().display()
+        );
     }
 
     fn volume(&self, id: &str) -> volumes::Volume {
@@ -271,6 +343,10 @@ impl Bed {
 
 impl Drop for Bed {
     fn drop(&mut self) {
+        let planted = std::mem::take(&mut *self.planted.lock().unwrap_or_else(|p| p.into_inner()));
+        for id in planted {
+            let _ = self.runtime.block_on(volumes::delete(&self.cloud, &id));
+        }
         let names =
             std::mem::take(&mut *self.volume_names.lock().unwrap_or_else(|p| p.into_inner()));
         for vm in names {
@@ -665,6 +741,10 @@ fn a_warm_migration_of_a_vm_with_an_independent_disk_is_refused_before_anything_
     assert!(bed.snapshots(&vm).is_empty());
     let found = bed.volumes_of(&vm);
     assert!(found.is_empty());
+    assert!(
+        !bed.osm().exists() && result.get("log_file").is_none(),
+        "a refused run made files: {result:#}"
+    );
 }
 
 /// Starts the module and waits until the progress file says `needle`; returns the child.
@@ -771,7 +851,7 @@ fn the_vddk_source_gets_the_password_by_file_only() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}\nfor a in \"$@\"; do case \"$a\" in password=+*) cat \"${{a#password=+}}\" > {record}.password;; esac; done\ncat /proc/$$/cmdline | tr '\\0' ' ' > {record}.cmdline\necho 'nbdkit: error: cannot open libvixDiskLib' >&2\nexit 1\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}\nfor a in \"$@\"; do case \"$a\" in password=+*) cat \"${{a#password=+}}\" > {record}.password;; esac; done\ncat /proc/$$/cmdline | tr '\\0' ' ' > {record}.cmdline\nenv > {record}.environ\necho 'nbdkit: error: cannot open libvixDiskLib' >&2\nexit 1\n",
             record = record.display()
         ),
     )
@@ -784,10 +864,22 @@ fn the_vddk_source_gets_the_password_by_file_only() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let out = module_command(&args, bed.data.path())
         .env("PATH", path)
+        .env("OS_PASSWORD", "os-password-in-env")
+        .env("VMKIT_VSPHERE_PASSWORD", "vsphere-password-in-env")
+        .env("LC_ALL", "C")
         .output()
         .unwrap();
     let result = parse(&out);
     assert_eq!(result["failed"], json!(true), "{result:#}");
+    let environ = std::fs::read_to_string(format!("{}.environ", record.display())).unwrap();
+    assert!(
+        !environ.contains("password-in-env") && !environ.contains(&bed.sim.password),
+        "nbdkit got our credentials: {environ}"
+    );
+    assert!(
+        environ.lines().any(|l| l.starts_with("PATH=")) && environ.contains("LC_ALL=C"),
+        "{environ}"
+    );
     assert!(
         result["msg"].as_str().unwrap().contains("libvixDiskLib"),
         "the log tail is shown: {result:#}"
@@ -1196,4 +1288,178 @@ fn sigterm_ends_a_migrate_blocked_on_a_stalled_source_within_10_s() {
         "{result:#}"
     );
     assert_cleaned_up_and_said_so(&bed, &vm, &result);
+}
+
+/// `x.1` and `x_1` have the same safe name; so have all names without a Latin letter or digit
+/// (nothing is left of them). Each VM still gets its own volumes, bit-exact with its own disks,
+/// and a re-run finds them again.
+#[test]
+fn vms_whose_names_collide_migrate_into_distinct_volumes_and_reruns_change_nothing() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let pid = std::process::id();
+    let cyrillic: String = pid
+        .to_string()
+        .chars()
+        .map(|d| {
+            "абвгдежзик"
+                .chars()
+                .nth(d.to_digit(10).unwrap() as usize)
+                .unwrap()
+        })
+        .collect();
+    let pairs = [
+        (format!("mig-col.1-{pid}"), format!("mig-col_1-{pid}")),
+        (format!("Сервер{cyrillic}"), format!("База{cyrillic}")),
+    ];
+    for (round, (first, second)) in pairs.iter().enumerate() {
+        let seed = 300 + 10 * round as u64;
+        let spec = |seed: u64| {
+            vm_spec(
+                "bios",
+                "off",
+                false,
+                vec![disk(
+                    4 * MIB,
+                    "pvscsi",
+                    json!({"kind": "random", "seed": seed}),
+                )],
+            )
+        };
+        let a = bed.create_vm_named(first, spec(seed));
+        let b = bed.create_vm_named(second, spec(seed + 1));
+        let ra = migrate_ok(&bed, &bed.args(&a, json!({})));
+        let rb = migrate_ok(&bed, &bed.args(&b, json!({})));
+        assert_ne!(ra["id"], rb["id"], "{ra:#}\n{rb:#}");
+        assert_ne!(ra["log_file"], rb["log_file"], "one directory per VM");
+        check_cold_result(&bed, &a, &ra);
+        check_cold_result(&bed, &b, &rb);
+        let named = |r: &Value| r["disks"][0]["volume_name"].as_str().unwrap().to_owned();
+        assert_ne!(named(&ra), named(&rb));
+        assert!(
+            rb["warnings"].to_string().contains(&named(&rb)),
+            "the second VM is told its volume's name: {rb:#}"
+        );
+        if round == 1 {
+            assert!(
+                !named(&ra).starts_with("-") && named(&ra).starts_with("vm-"),
+                "{ra:#}"
+            );
+        }
+        for (vm, first_run) in [(&a, &ra), (&b, &rb)] {
+            let again = migrate_ok(&bed, &bed.args(vm, json!({})));
+            assert_eq!(again["changed"], json!(false), "{again:#}");
+            assert_eq!(again["id"], first_run["id"]);
+            bed.assert_clean(vm, &again);
+        }
+    }
+    bed.assert_private_data();
+}
+
+/// A volume named as this VM's disk but recorded as another VM's is never reused, even when it
+/// says it holds a final copy; one the original collection made (no VM recorded) is taken over
+/// and copied in full.
+#[test]
+fn an_original_named_volume_of_another_vm_is_never_reused() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let spec = |seed: u64| {
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(
+                2 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": seed}),
+            )],
+        )
+    };
+    let vm = bed.create_vm("taken", spec(401));
+    let foreign = bed.plant_volume(
+        &format!("{vm}-2000"),
+        &[
+            ("osm", "true"),
+            ("converted", "true"),
+            ("copy_state", "complete"),
+            ("vmware_vm", "someone-else"),
+            ("vmware_vm_uuid", "00000000-1111-2222-3333-444444444444"),
+            ("vmware_disk_key", "2000"),
+        ],
+    );
+    let result = migrate_ok(&bed, &bed.args(&vm, json!({})));
+    assert_eq!(result["changed"], json!(true), "{result:#}");
+    assert_ne!(
+        result["id"][0],
+        json!(foreign),
+        "another VM's volume was reused"
+    );
+    check_cold_result(&bed, &vm, &result);
+    let untouched = bed.volume(&foreign);
+    assert_eq!(
+        untouched.metadata["vmware_vm_uuid"],
+        "00000000-1111-2222-3333-444444444444"
+    );
+    assert!(untouched.attachments.is_empty());
+    let again = migrate_ok(&bed, &bed.args(&vm, json!({})));
+    assert_eq!(again["changed"], json!(false), "{again:#}");
+    assert_eq!(again["id"], result["id"]);
+
+    let adopted_vm = bed.create_vm("orig", spec(402));
+    let original = bed.plant_volume(
+        &format!("{adopted_vm}-2000"),
+        &[("osm", "true"), ("converted", "true")],
+    );
+    let result = migrate_ok(&bed, &bed.args(&adopted_vm, json!({})));
+    assert_eq!(result["id"][0], json!(original), "{result:#}");
+    assert_eq!(result["disks"][0]["mode"], json!("full"));
+    check_cold_result(&bed, &adopted_vm, &result);
+    assert!(
+        bed.volume(&original)
+            .metadata
+            .contains_key("vmware_vm_uuid")
+    );
+    bed.assert_clean(&adopted_vm, &result);
+}
+
+/// A `migrate.lock` symlink planted in the VM's directory is refused: its target is unchanged.
+#[test]
+fn a_planted_lock_symlink_is_refused_and_its_target_unchanged() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "link",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 501}))],
+        ),
+    );
+    let mut check = bed.args(&vm, json!({}));
+    check["_ansible_check_mode"] = json!(true);
+    let planned = migrate_ok(&bed, &check);
+    let vm_dir = Path::new(planned["log_file"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_owned();
+    assert!(!bed.osm().exists(), "check mode made files");
+    std::fs::create_dir_all(&vm_dir).unwrap();
+    std::fs::set_permissions(
+        bed.osm(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let victim = bed.data.path().join("victim");
+    std::fs::write(&victim, "must stay").unwrap();
+    std::os::unix::fs::symlink(&victim, vm_dir.join("migrate.lock")).unwrap();
+    let result = migrate(&bed, &bed.args(&vm, json!({})));
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    assert!(
+        result["msg"].as_str().unwrap().contains("symbolic link"),
+        "{result:#}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "must stay");
+    assert!(bed.volumes_of(&vm).is_empty());
+    assert!(bed.snapshots(&vm).is_empty());
 }

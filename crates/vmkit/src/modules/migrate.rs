@@ -43,8 +43,8 @@ pub struct Args {
     /// Where the datastores are mounted (file transport): one sub-directory per datastore.
     #[arg(type = "path")]
     pub localdiskpath: Option<String>,
-    /// Data directory on the conversion host; the VM's lock, log and progress file go in `<osmdatadir>/<vmname>/`.
-    #[arg(default = "/tmp/os-migrate", type = "path", aliases = ["os_migrate_vmw_data_dir"])]
+    /// Data directory on the conversion host (made 0700 when absent; refused when another user can write to it); the VM's lock, log and progress file go in `<osmdatadir>/<safe vm name or vm>-<vm uuid>/`.
+    #[arg(default = "/var/lib/os-migrate", type = "path", aliases = ["os_migrate_vmw_data_dir"])]
     pub osmdatadir: String,
     #[arg(type = "path")]
     pub progress_file: Option<String>,
@@ -133,8 +133,6 @@ impl Module for Migrate {
         }
         let connection = args.vsphere.connection();
         let tls = connection.tls_mode()?;
-        let data_dir =
-            PathBuf::from(&args.osmdatadir).join(migrate::names::safe_vm_name(&args.vmname));
         let mut request = Request {
             vm_name: args.vmname.clone(),
             folder: Some(args.vddkpath.clone()),
@@ -174,20 +172,15 @@ impl Module for Migrate {
             assume_zero: args.assumezero,
             disk_parallelism: args.disk_parallelism.clamp(1, 16) as usize,
             poweroff_timeout: Duration::from_secs(args.poweroff_timeout),
-            progress_file: args
-                .progress_file
-                .as_ref()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| data_dir.join("migrate-progress.jsonl")),
-            log_file: data_dir.join("migrate.log"),
-            data_dir,
+            data_root: PathBuf::from(&args.osmdatadir),
+            progress_file: args.progress_file.as_ref().map(PathBuf::from),
             nbdkit_verbose: args.debug,
             cloud_timeout: Duration::from_secs(args.timeout),
             nbd_timeout: Duration::from_secs(args.nbd_timeout),
             check_mode: ctx.check_mode,
         };
         let cancel = copy_engine::cancel_on_signals().context("cannot watch for SIGTERM")?;
-        let result = super::block_on(async {
+        let report = super::block_on(async {
             let client = connection.connect().await?;
             request.transport = transport(&args, &tls, &client).await?;
             let cloud = connect("dst_cloud", args.dst_cloud.as_ref()).await?;
@@ -198,25 +191,41 @@ impl Module for Migrate {
                 user: &args.vsphere.user,
                 password: &password,
             };
-            let result = migrate::migrate(&vsphere, &cloud, &request, cancel).await;
+            let report = migrate::migrate(&vsphere, &cloud, &request, cancel).await;
             logout(&client).await;
-            Ok::<_, anyhow::Error>(result?)
-        })?;
-        let outcome = match result {
+            Ok::<_, anyhow::Error>(report)
+        })??;
+        let files = report.files;
+        let outcome = match report.result {
             Ok(outcome) => outcome,
-            // The role fetches the log named here and shows its end.
+            // The role fetches the log named here and shows its end. A run refused before it
+            // began wrote nothing: then there is no log to name.
             Err(e) => {
-                // A refusal before the run began wrote no log yet: the role fetches this file.
-                append_to_log(&request.log_file, &format!("failed: {e:#}"));
-                return Ok(Response::failed(format!(
-                    "migrating VM {:?} failed: {e:#}; the log is {}",
-                    args.vmname,
-                    request.log_file.display()
-                ))
-                .with("log_file", json!(request.log_file))
-                .with("progress_file", json!(request.progress_file)));
+                let log = files.as_ref().map(|f| &f.log_file).filter(|l| l.exists());
+                let mut response = Response::failed(match log {
+                    Some(log) => format!(
+                        "migrating VM {:?} failed: {e:#}; the log is {}",
+                        args.vmname,
+                        log.display()
+                    ),
+                    None => format!("migrating VM {:?} failed: {e:#}", args.vmname),
+                });
+                if let Some(log) = log {
+                    response = response.with("log_file", json!(log));
+                }
+                if let Some(progress) = files
+                    .as_ref()
+                    .map(|f| &f.progress_file)
+                    .filter(|p| p.exists())
+                {
+                    response = response.with("progress_file", json!(progress));
+                }
+                return Ok(response);
             }
         };
+        for note in &outcome.notes {
+            ctx.warn(note.clone());
+        }
         let msg = match (outcome.changed, ctx.check_mode) {
             (false, _) => format!(
                 "VM {:?}: the volumes already hold the final disks",
@@ -247,8 +256,11 @@ impl Module for Migrate {
             .with("phase", json!(outcome.phase))
             .with("power_off", json!(outcome.power_off))
             .with("seconds", json!(outcome.seconds))
-            .with("progress_file", json!(request.progress_file))
-            .with("log_file", json!(request.log_file)))
+            .with(
+                "progress_file",
+                json!(files.as_ref().map(|f| &f.progress_file)),
+            )
+            .with("log_file", json!(files.as_ref().map(|f| &f.log_file))))
     }
 }
 
@@ -326,21 +338,4 @@ fn volume_type_mapping(value: Option<&Value>) -> anyhow::Result<BTreeMap<String,
         ),
     }
     Ok(mapping)
-}
-
-fn append_to_log(log: &std::path::Path, line: &str) {
-    use std::io::Write as _;
-    let written = log
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-        })
-        .and_then(|mut file| writeln!(file, "{line}"));
-    if let Err(e) = written {
-        tracing::debug!(log = %log.display(), error = %e, "cannot write the log");
-    }
 }
