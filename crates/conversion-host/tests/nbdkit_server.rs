@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use conversion_host::nbdkit::{
-    HttpsSource, NbdkitError, NbdkitServer, SecretValue, ServerOptions, Source, VddkSource,
+    CurlTls, HttpsSource, NbdkitError, NbdkitServer, SecretValue, ServerOptions, Source, VddkSource,
 };
 
 fn nbdinfo_size(uri: &str) -> u64 {
@@ -89,8 +89,7 @@ fn testbed_https_source_keeps_the_cookie_off_the_command_line() {
                 "https://{host}/folder/lab-linux-bios/lab-linux-bios-flat.vmdk?dcPath={datacenter}&dsName=datastore1"
             ),
             cookie: Some(SecretValue::new(cookie)),
-            verify_tls: false,
-            ca_file: None,
+            tls: CurlTls::Off,
         }),
         &ServerOptions::default(),
     )
@@ -127,6 +126,7 @@ fn a_failed_start_reports_the_log_and_no_secret() {
     let err = NbdkitServer::start(
         &Source::Vddk(VddkSource {
             server: "127.0.0.1".into(),
+            port: None,
             user: "root".into(),
             password: SecretValue::new(password),
             thumbprint: "AA:BB".into(),

@@ -38,6 +38,28 @@ pub enum Error {
         message: String,
     },
 
+    /// A redirect answer: never followed, so that the token or password sent with the call
+    /// reaches no other host and never goes over plain http.
+    #[error(
+        "{method} {url} answered {status} redirecting to {location:?}; redirects are not followed \
+         (the token or password must not leave the endpoint it was sent to): give the final \
+         address (auth_url, or the endpoint in the service catalog)"
+    )]
+    Redirected {
+        method: String,
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    /// An answer larger than this client reads.
+    #[error("{method} {url}: the answer is larger than {} MiB; it was not read further", limit >> 20)]
+    TooLarge {
+        method: String,
+        url: String,
+        limit: usize,
+    },
+
     /// The service answered with a success status but a body we cannot read.
     #[error("{method} {url}: unexpected response: {message}")]
     Decode {
