@@ -204,6 +204,15 @@ impl fmt::Display for ApiError {
 }
 
 const MAX_MESSAGE_CHARS: usize = 600;
+/// Error class names are short words (`itemNotFound`, `OverQuota`).
+const MAX_KIND_CHARS: usize = 100;
+
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
+}
 
 /// Reads the error shapes of the services we call:
 /// Nova/Cinder `{"itemNotFound": {"message": .., "code": 404}}`,
@@ -212,9 +221,12 @@ const MAX_MESSAGE_CHARS: usize = 600;
 /// and plain text or HTML from a proxy or webob.
 pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
     if let Ok(value) = serde_json::from_slice::<Value>(body)
-        && let Some(parsed) = parse_error_json(&value)
+        && let Some((kind, message)) = parse_error_json(&value)
     {
-        return parsed;
+        return (
+            kind.map(|k| cut(&k, MAX_KIND_CHARS)),
+            cut(&message, MAX_MESSAGE_CHARS),
+        );
     }
     (None, plain_text_excerpt(&String::from_utf8_lossy(body)))
 }
@@ -283,10 +295,7 @@ fn plain_text_excerpt(body: &str) -> String {
         }
     }
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match collapsed.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}...", &collapsed[..cut]),
-        None => collapsed,
-    }
+    cut(&collapsed, MAX_MESSAGE_CHARS)
 }
 
 #[cfg(test)]
