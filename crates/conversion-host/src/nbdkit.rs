@@ -575,7 +575,10 @@ mod tests {
         ] {
             let args = args(tls.clone());
             assert!(args.contains(&"protocols=https".to_string()), "{tls:?}");
-            assert!(args.contains(&"followlocation=false".to_string()), "{tls:?}");
+            assert!(
+                args.contains(&"followlocation=false".to_string()),
+                "{tls:?}"
+            );
             assert_eq!(
                 args.contains(&"sslverify=false".to_string()),
                 tls == CurlTls::Off,
@@ -585,6 +588,8 @@ mod tests {
         let pinned = args(CurlTls::Certificate("PEM".into()));
         assert!(pinned.contains(&"cainfo=/run/x/server-certificate.pem".to_string()));
         assert!(pinned.contains(&"capath=/run/x/no-other-cas".to_string()));
-        assert!(args(CurlTls::CaFile("/etc/ca.pem".into())).contains(&"cainfo=/etc/ca.pem".to_string()));
+        assert!(
+            args(CurlTls::CaFile("/etc/ca.pem".into())).contains(&"cainfo=/etc/ca.pem".to_string())
+        );
     }
 }

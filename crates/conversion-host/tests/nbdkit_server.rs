@@ -173,7 +173,14 @@ fn a_pinned_certificate_is_the_only_one_curl_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
         .arg(&key)
@@ -199,7 +206,10 @@ fn a_pinned_certificate_is_the_only_one_curl_accepts() {
         .arg(server.uri())
         .output()
         .unwrap();
-    assert!(!out.status.success(), "the export opened over an unchecked certificate");
+    assert!(
+        !out.status.success(),
+        "the export opened over an unchecked certificate"
+    );
     let log = std::fs::read_to_string(server.log()).unwrap();
     assert!(log.contains("certificate verification failed"), "{log}");
     assert!(!log.contains("S3NTINEL"), "{log}");

@@ -17,7 +17,9 @@ pub enum Transport {
         compression: Option<String>,
     },
     /// nbdkit's curl plugin over the datastore's `/folder` URL (powered-off VMs in production).
-    Https { tls: conversion_host::nbdkit::CurlTls },
+    Https {
+        tls: conversion_host::nbdkit::CurlTls,
+    },
     /// The datastores mounted on the conversion host: `<root>/<datastore>/<path>` (or
     /// `<root>/<path>`, as the original's `localdiskpath`).
     File { root: PathBuf },

@@ -512,7 +512,12 @@ fn redirected(method: &Method, url: &Url, response: &reqwest::Response) -> Error
     let location = response
         .headers()
         .get(reqwest::header::LOCATION)
-        .map(|l| String::from_utf8_lossy(l.as_bytes()).chars().take(512).collect())
+        .map(|l| {
+            String::from_utf8_lossy(l.as_bytes())
+                .chars()
+                .take(512)
+                .collect()
+        })
         .unwrap_or_default();
     Error::Redirected {
         method: method.to_string(),
@@ -524,11 +529,7 @@ fn redirected(method: &Method, url: &Url, response: &reqwest::Response) -> Error
 
 /// A success body, read chunk by chunk and abandoned (the connection dropped) past
 /// [`MAX_BODY_BYTES`]; a `Content-Length` over it is refused before reading.
-async fn read_body(
-    mut response: reqwest::Response,
-    method: &Method,
-    url: &Url,
-) -> Result<Vec<u8>> {
+async fn read_body(mut response: reqwest::Response, method: &Method, url: &Url) -> Result<Vec<u8>> {
     let too_large = || Error::TooLarge {
         method: method.to_string(),
         url: without_query(url),

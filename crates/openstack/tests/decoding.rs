@@ -22,9 +22,23 @@ fn json_value() -> impl Strategy<Value = Value> {
                 (
                     prop::sample::select(
                         &[
-                            "token", "catalog", "endpoints", "type", "url", "interface",
-                            "region_id", "project", "id", "expires_at", "error", "message",
-                            "itemNotFound", "NeutronError", "detail", "errors", "code",
+                            "token",
+                            "catalog",
+                            "endpoints",
+                            "type",
+                            "url",
+                            "interface",
+                            "region_id",
+                            "project",
+                            "id",
+                            "expires_at",
+                            "error",
+                            "message",
+                            "itemNotFound",
+                            "NeutronError",
+                            "detail",
+                            "errors",
+                            "code",
                         ][..]
                     ),
                     inner

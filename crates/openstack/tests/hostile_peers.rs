@@ -172,7 +172,11 @@ fn keystone(cinder: u16) -> u16 {
 
 #[test]
 fn a_keystone_redirect_does_not_carry_the_password_elsewhere() {
-    for status in ["302 Found", "307 Temporary Redirect", "308 Permanent Redirect"] {
+    for status in [
+        "302 Found",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
         let elsewhere = Recorder::start();
         let location = format!("http://127.0.0.1:{}/v3/auth/tokens", elsewhere.port);
         let port = server(move |_, stream| {
@@ -181,7 +185,10 @@ fn a_keystone_redirect_does_not_carry_the_password_elsewhere() {
         let error = runtime()
             .block_on(Client::connect_with(config(port), options()))
             .expect_err("a redirecting Keystone");
-        assert!(matches!(error, Error::Redirected { .. }), "{status}: {error}");
+        assert!(
+            matches!(error, Error::Redirected { .. }),
+            "{status}: {error}"
+        );
         assert!(error.to_string().contains("not followed"), "{error}");
         elsewhere.assert_nothing_received(status);
     }
@@ -189,7 +196,11 @@ fn a_keystone_redirect_does_not_carry_the_password_elsewhere() {
 
 #[test]
 fn a_service_redirect_does_not_carry_the_token_elsewhere() {
-    for status in ["301 Moved Permanently", "302 Found", "307 Temporary Redirect"] {
+    for status in [
+        "301 Moved Permanently",
+        "302 Found",
+        "307 Temporary Redirect",
+    ] {
         let elsewhere = Recorder::start();
         let location = format!("http://127.0.0.1:{}/v3/p1/volumes/v1", elsewhere.port);
         let cinder = server(move |_, stream| {
@@ -202,7 +213,10 @@ fn a_service_redirect_does_not_carry_the_token_elsewhere() {
         let error = runtime
             .block_on(volumes::get(&client, "v1"))
             .expect_err("a redirecting Cinder");
-        assert!(matches!(error, Error::Redirected { .. }), "{status}: {error}");
+        assert!(
+            matches!(error, Error::Redirected { .. }),
+            "{status}: {error}"
+        );
         assert!(!error.to_string().contains(TOKEN), "{error}");
         elsewhere.assert_nothing_received(status);
     }
@@ -265,8 +279,16 @@ fn gigantic_answers_are_cut_off_with_bounded_memory() {
             grown >> 20
         );
         assert!(sent < HUGE, "{status}: the whole answer was read");
-        assert!(grown < 100 << 20, "{status}: peak memory grew by {} MiB", grown >> 20);
-        assert!(error.to_string().len() < 2048, "{status}: {} bytes of error", error.to_string().len());
+        assert!(
+            grown < 100 << 20,
+            "{status}: peak memory grew by {} MiB",
+            grown >> 20
+        );
+        assert!(
+            error.to_string().len() < 2048,
+            "{status}: {} bytes of error",
+            error.to_string().len()
+        );
         if status.starts_with("201") {
             assert!(matches!(error, Error::TooLarge { .. }), "{error}");
         }

@@ -96,12 +96,10 @@ const INVALID_STATE_FAULTS: &[&str] = &[
 impl Fault {
     /// Decodes the element holding the fault's own fields (`<detail>`'s child or a task's `<fault>`).
     pub(crate) fn from_detail(detail: &Element, message: &str) -> Self {
-        let type_name = cut(detail.xsi_type.as_deref().unwrap_or_else(|| {
-            detail
-                .name
-                .strip_suffix("Fault")
-                .unwrap_or(&detail.name)
-        }));
+        let type_name = cut(detail
+            .xsi_type
+            .as_deref()
+            .unwrap_or_else(|| detail.name.strip_suffix("Fault").unwrap_or(&detail.name)));
         let text = |name: &str| detail.child_text(name).map(cut);
         let moref = |name: &str| {
             MoRef::child(detail, name)

@@ -322,7 +322,10 @@ mod tests {
         let error = parse(wide.as_bytes()).unwrap_err();
         assert!(error.to_string().contains("elements"), "{error}");
         let fits = format!("<a>{}</a>", "<b/>".repeat(MAX_ELEMENTS - 1));
-        assert_eq!(parse(fits.as_bytes()).unwrap().children.len(), MAX_ELEMENTS - 1);
+        assert_eq!(
+            parse(fits.as_bytes()).unwrap().children.len(),
+            MAX_ELEMENTS - 1
+        );
     }
 
     #[test]

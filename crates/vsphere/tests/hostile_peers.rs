@@ -151,7 +151,11 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn a_redirected_login_is_an_error_and_sends_nothing_elsewhere() {
-    for status in ["302 Found", "307 Temporary Redirect", "308 Permanent Redirect"] {
+    for status in [
+        "302 Found",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
         let elsewhere = Recorder::start();
         let location = format!("http://127.0.0.1:{}/sdk", elsewhere.port);
         let (port, _server) = soap_server(4, move |_, stream| {
@@ -159,19 +163,31 @@ fn a_redirected_login_is_an_error_and_sends_nothing_elsewhere() {
                 format!("HTTP/1.1 {status}\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
             let _ = stream.write_all(answer.as_bytes());
         });
-        let result =
-            runtime().block_on(Client::connect(&options(format!("http://127.0.0.1:{port}"), TlsMode::Insecure)));
+        let result = runtime().block_on(Client::connect(&options(
+            format!("http://127.0.0.1:{port}"),
+            TlsMode::Insecure,
+        )));
         let error = result.expect_err("a redirected Login must fail");
-        assert!(matches!(error, Error::Redirected { .. }), "{status}: {error}");
+        assert!(
+            matches!(error, Error::Redirected { .. }),
+            "{status}: {error}"
+        );
         let message = error.to_string();
-        assert!(message.contains("not followed") && message.contains(&elsewhere.port.to_string()), "{message}");
+        assert!(
+            message.contains("not followed") && message.contains(&elsewhere.port.to_string()),
+            "{message}"
+        );
         assert!(!message.contains(PASSWORD), "{message}");
         let received = elsewhere.received();
         assert!(
             !received.contains(PASSWORD) && !received.contains(COOKIE),
             "{status}: the other port received the credentials: {received}"
         );
-        assert_eq!(elsewhere.connections.load(Ordering::SeqCst), 0, "{status}: {received}");
+        assert_eq!(
+            elsewhere.connections.load(Ordering::SeqCst),
+            0,
+            "{status}: {received}"
+        );
     }
 }
 
@@ -224,8 +240,10 @@ fn a_gigantic_answer_is_cut_off_at_the_limit_with_bounded_memory() {
     for declare_length in [false, true] {
         let (port, sent) = huge_answer(declare_length);
         let before = peak_rss();
-        let result =
-            runtime().block_on(Client::connect(&options(format!("http://127.0.0.1:{port}"), TlsMode::Insecure)));
+        let result = runtime().block_on(Client::connect(&options(
+            format!("http://127.0.0.1:{port}"),
+            TlsMode::Insecure,
+        )));
         let error = result.expect_err("a 400 MiB answer must be refused");
         let grown = peak_rss().saturating_sub(before);
         let sent = sent.load(Ordering::SeqCst) as u64;
@@ -261,12 +279,19 @@ fn a_huge_fault_string_is_cut_in_the_message() {
         let _ = stream.write_all(body.as_bytes());
     });
     let error = runtime()
-        .block_on(Client::connect(&options(format!("http://127.0.0.1:{port}"), TlsMode::Insecure)))
+        .block_on(Client::connect(&options(
+            format!("http://127.0.0.1:{port}"),
+            TlsMode::Insecure,
+        )))
         .expect_err("a fault");
     let message = error.to_string();
     assert!(error.fault().is_some(), "{message}");
     assert!(message.len() < 2048, "{} bytes of message", message.len());
-    assert!(message.contains("more bytes"), "says it was cut: {}", &message[..200.min(message.len())]);
+    assert!(
+        message.contains("more bytes"),
+        "says it was cut: {}",
+        &message[..200.min(message.len())]
+    );
 }
 
 /// A certificate and key of our own (not the simulator's), made by `openssl`.
@@ -275,7 +300,14 @@ fn other_certificate(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
         .arg(&key)
@@ -313,7 +345,9 @@ fn swapping_relay(target: String, swap: Arc<rustls::ServerConfig>) -> (u16, Arc<
         for (n, stream) in listener.incoming().take(16).enumerate() {
             let Ok(client) = stream else { return };
             if n == 0 {
-                let Ok(server) = TcpStream::connect(&target) else { return };
+                let Ok(server) = TcpStream::connect(&target) else {
+                    return;
+                };
                 let pipe = |mut from: TcpStream, mut to: TcpStream| {
                     std::thread::spawn(move || {
                         let _ = std::io::copy(&mut from, &mut to);
@@ -328,7 +362,9 @@ fn swapping_relay(target: String, swap: Arc<rustls::ServerConfig>) -> (u16, Arc<
             let swap = swap.clone();
             std::thread::spawn(move || {
                 let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
-                let Ok(connection) = rustls::ServerConnection::new(swap) else { return };
+                let Ok(connection) = rustls::ServerConnection::new(swap) else {
+                    return;
+                };
                 let mut tls = rustls::StreamOwned::new(connection, client);
                 let mut buf = [0u8; 4096];
                 if tls.read(&mut buf).is_ok() {
@@ -362,8 +398,15 @@ fn the_thumbprint_for_vddk_is_the_one_the_session_checked_not_a_later_connection
     // The relay does swap: a second connection meets the other certificate, and the pin
     // refuses it. A thumbprint read on such a connection is what VDDK used to be given.
     let error = runtime.block_on(Client::connect(&options)).unwrap_err();
-    assert!(error.to_string().contains("does not match the pinned"), "{error}");
+    assert!(
+        error.to_string().contains("does not match the pinned"),
+        "{error}"
+    );
     assert!(swapped.load(Ordering::SeqCst) >= 1);
     let again = client.server_certificate().unwrap();
-    assert_eq!(again.sha1.to_string(), sim.thumbprint_sha1, "unchanged by the refused one");
+    assert_eq!(
+        again.sha1.to_string(),
+        sim.thumbprint_sha1,
+        "unchanged by the refused one"
+    );
 }

@@ -547,7 +547,9 @@ async fn tls_modes_pins_and_wrong_thumbprints() {
     assert!(matches!(error, Error::Transport { .. }), "{error}");
 
     // Whatever the mode, the client keeps the certificate its check accepted.
-    let insecure = Client::connect(&bed.options(TlsMode::Insecure)).await.unwrap();
+    let insecure = Client::connect(&bed.options(TlsMode::Insecure))
+        .await
+        .unwrap();
     let read = insecure.server_certificate().unwrap();
     assert_eq!(read.sha1.to_string(), bed.sha1);
     assert_eq!(read.sha256.to_string(), bed.sha256);
@@ -556,7 +558,12 @@ async fn tls_modes_pins_and_wrong_thumbprints() {
         use rustls::pki_types::{CertificateDer, pem::PemObject};
         let pem = read.to_pem();
         assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
-        assert_eq!(CertificateDer::from_pem_slice(pem.as_bytes()).unwrap().as_ref(), read.der);
+        assert_eq!(
+            CertificateDer::from_pem_slice(pem.as_bytes())
+                .unwrap()
+                .as_ref(),
+            read.der
+        );
     }
     insecure.logout().await.unwrap();
 
