@@ -49,7 +49,10 @@ pub enum Source {
 
 #[derive(Debug, Clone)]
 pub struct VddkSource {
+    /// Host name or address only: VDDK takes the port apart.
     pub server: String,
+    /// The server's HTTPS port when it is not 443.
+    pub port: Option<u16>,
     pub user: String,
     pub password: SecretValue,
     /// SHA-1 thumbprint of the server's certificate, `AA:BB:…`.
@@ -72,8 +75,22 @@ pub struct HttpsSource {
     pub url: String,
     /// The vSphere session cookie (`vmware_soap_session=…`).
     pub cookie: Option<SecretValue>,
-    pub verify_tls: bool,
-    pub ca_file: Option<PathBuf>,
+    pub tls: CurlTls,
+}
+
+/// Which server certificates curl accepts: the same as the vSphere session did, so the session
+/// cookie goes over TLS checked as the user asked, or over none only when the user said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurlTls {
+    /// Signed by a CA of the system's store.
+    SystemCas,
+    /// Signed by a CA of this PEM file.
+    CaFile(PathBuf),
+    /// Exactly this certificate (PEM): the one whose pinned thumbprint the vSphere session
+    /// checked. curl still checks that it names the URL's host.
+    Certificate(String),
+    /// No check (`vmware_insecure`).
+    Off,
 }
 
 /// How to start nbdkit.
@@ -184,6 +201,13 @@ impl NbdkitServer {
                     cookie: Some(cookie),
                     ..
                 }) => Some(write_secret("cookie", cookie)?),
+                _ => None,
+            },
+            certificate: match source {
+                Source::Https(HttpsSource {
+                    tls: CurlTls::Certificate(pem),
+                    ..
+                }) => Some(write_certificate(private_dir.path(), pem)?),
                 _ => None,
             },
         };
@@ -333,11 +357,38 @@ fn process_alive(pid: i32) -> bool {
     answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Paths of the files that carry secrets to nbdkit.
+/// Paths of the files that carry secrets to nbdkit, and of the certificate curl trusts.
 #[derive(Debug, Default)]
 pub struct SecretPaths {
     pub password: Option<PathBuf>,
     pub cookie: Option<PathBuf>,
+    /// `CurlTls::Certificate` written out; beside it an empty directory (`capath`), so that no
+    /// CA of the system's default directory is trusted besides.
+    pub certificate: Option<PathBuf>,
+}
+
+/// Writes the certificate curl is to trust into the private directory. Unlike the secrets it
+/// stays while nbdkit runs: curl reads it at each new connection.
+fn write_certificate(dir: &Path, pem: &str) -> Result<PathBuf, NbdkitError> {
+    let path = dir.join("server-certificate.pem");
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| NbdkitError::Io { what, path, source }
+    };
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(pem.as_bytes()))
+        .map_err(io("cannot write", &path))?;
+    let no_cas = no_extra_cas(&path);
+    std::fs::create_dir(&no_cas).map_err(io("cannot create", &no_cas))?;
+    Ok(path)
+}
+
+fn no_extra_cas(certificate: &Path) -> PathBuf {
+    certificate.with_file_name("no-other-cas")
 }
 
 /// nbdkit's arguments. Secrets appear only as `key=+FILE`.
@@ -376,6 +427,9 @@ pub fn command_line(
             args.extend(["--filter=blocksize".into(), "--filter=retry".into()]);
             args.push("vddk".into());
             args.push(param("server", &v.server));
+            if let Some(port) = v.port {
+                args.push(param("port", &port.to_string()));
+            }
             args.push(param("user", &v.user));
             args.extend(secret("password", &secrets.password));
             args.push(param("thumbprint", &v.thumbprint));
@@ -398,11 +452,19 @@ pub fn command_line(
             args.extend(["--filter=retry".into(), "curl".into()]);
             args.push(param("url", &h.url));
             args.extend(secret("cookie", &secrets.cookie));
-            if !h.verify_tls {
-                args.push("sslverify=false".into());
-            }
-            if let Some(ca) = &h.ca_file {
-                args.push(param("cainfo", ca));
+            // The cookie must reach only the URL's host: no redirect, and never plain http.
+            args.push("protocols=https".into());
+            args.push("followlocation=false".into());
+            match (&h.tls, &secrets.certificate) {
+                (CurlTls::SystemCas, _) => {}
+                (CurlTls::CaFile(ca), _) => args.push(param("cainfo", ca)),
+                (CurlTls::Certificate(_), Some(path)) => {
+                    args.push(param("cainfo", path));
+                    args.push(param("capath", &no_extra_cas(path)));
+                }
+                // Not written: an empty CA file makes curl refuse every certificate.
+                (CurlTls::Certificate(_), None) => args.push("cainfo=".into()),
+                (CurlTls::Off, _) => args.push("sslverify=false".into()),
             }
         }
         Source::File { path } => {
@@ -473,6 +535,7 @@ mod tests {
     fn vddk() -> Source {
         Source::Vddk(VddkSource {
             server: "vcenter.example.com".into(),
+            port: Some(8443),
             user: "administrator@vsphere.local".into(),
             password: SecretValue::new("VDDK-S3CRET-pw"),
             thumbprint: "AA:BB:CC".into(),
@@ -489,7 +552,7 @@ mod tests {
     fn vddk_command_line_carries_the_password_by_file_only() {
         let secrets = SecretPaths {
             password: Some("/run/x/password".into()),
-            cookie: None,
+            ..SecretPaths::default()
         };
         let args: Vec<String> =
             command_line(&vddk(), Path::new("/run/x/nbd.sock"), &secrets, false)
@@ -508,6 +571,7 @@ mod tests {
                 "--filter=retry",
                 "vddk",
                 "server=vcenter.example.com",
+                "port=8443",
                 "user=administrator@vsphere.local",
                 "password=+/run/x/password",
                 "thumbprint=AA:BB:CC",
@@ -526,22 +590,51 @@ mod tests {
 
     #[test]
     fn https_command_line_carries_the_cookie_by_file_only() {
-        let source = Source::Https(HttpsSource {
-            url: "https://vc/folder/web/web-flat.vmdk?dcPath=DC&dsName=ds1".into(),
-            cookie: Some(SecretValue::new("vmware_soap_session=abc")),
-            verify_tls: false,
-            ca_file: None,
-        });
-        let secrets = SecretPaths {
-            password: None,
-            cookie: Some("/run/x/cookie".into()),
+        let source = |tls| {
+            Source::Https(HttpsSource {
+                url: "https://vc/folder/web/web-flat.vmdk?dcPath=DC&dsName=ds1".into(),
+                cookie: Some(SecretValue::new("vmware_soap_session=abc")),
+                tls,
+            })
         };
-        let args: Vec<String> = command_line(&source, Path::new("/s"), &secrets, false)
-            .into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect();
-        assert!(args.contains(&"cookie=+/run/x/cookie".to_string()));
-        assert!(args.contains(&"sslverify=false".to_string()));
-        assert!(!args.iter().any(|a| a.contains("abc")));
+        let secrets = SecretPaths {
+            cookie: Some("/run/x/cookie".into()),
+            certificate: Some("/run/x/server-certificate.pem".into()),
+            ..SecretPaths::default()
+        };
+        let args = |tls| -> Vec<String> {
+            command_line(&source(tls), Path::new("/s"), &secrets, false)
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect()
+        };
+        let off = args(CurlTls::Off);
+        assert!(off.contains(&"cookie=+/run/x/cookie".to_string()));
+        assert!(off.contains(&"sslverify=false".to_string()));
+        assert!(!off.iter().any(|a| a.contains("abc")));
+        for tls in [
+            CurlTls::SystemCas,
+            CurlTls::CaFile("/etc/ca.pem".into()),
+            CurlTls::Certificate("PEM".into()),
+            CurlTls::Off,
+        ] {
+            let args = args(tls.clone());
+            assert!(args.contains(&"protocols=https".to_string()), "{tls:?}");
+            assert!(
+                args.contains(&"followlocation=false".to_string()),
+                "{tls:?}"
+            );
+            assert_eq!(
+                args.contains(&"sslverify=false".to_string()),
+                tls == CurlTls::Off,
+                "{tls:?}"
+            );
+        }
+        let pinned = args(CurlTls::Certificate("PEM".into()));
+        assert!(pinned.contains(&"cainfo=/run/x/server-certificate.pem".to_string()));
+        assert!(pinned.contains(&"capath=/run/x/no-other-cas".to_string()));
+        assert!(
+            args(CurlTls::CaFile("/etc/ca.pem".into())).contains(&"cainfo=/etc/ca.pem".to_string())
+        );
     }
 }

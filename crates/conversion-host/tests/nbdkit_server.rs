@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use conversion_host::nbdkit::{
-    HttpsSource, NbdkitError, NbdkitServer, SecretValue, ServerOptions, Source, VddkSource,
+    CurlTls, HttpsSource, NbdkitError, NbdkitServer, SecretValue, ServerOptions, Source, VddkSource,
 };
 
 fn nbdinfo_size(uri: &str) -> u64 {
@@ -89,8 +89,7 @@ fn testbed_https_source_keeps_the_cookie_off_the_command_line() {
                 "https://{host}/folder/lab-linux-bios/lab-linux-bios-flat.vmdk?dcPath={datacenter}&dsName=datastore1"
             ),
             cookie: Some(SecretValue::new(cookie)),
-            verify_tls: false,
-            ca_file: None,
+            tls: CurlTls::Off,
         }),
         &ServerOptions::default(),
     )
@@ -127,6 +126,7 @@ fn a_failed_start_reports_the_log_and_no_secret() {
     let err = NbdkitServer::start(
         &Source::Vddk(VddkSource {
             server: "127.0.0.1".into(),
+            port: None,
             user: "root".into(),
             password: SecretValue::new(password),
             thumbprint: "AA:BB".into(),
@@ -162,4 +162,55 @@ fn a_missing_nbdkit_is_said_plainly() {
     )
     .expect_err("no such program");
     assert!(err.to_string().contains("is nbdkit installed"), "{err}");
+}
+
+#[test]
+fn a_pinned_certificate_is_the_only_one_curl_accepts() {
+    // curl is given a certificate that is not the simulator's (as when a machine in the middle
+    // swapped it): it refuses the server, so the session cookie is never sent over that TLS.
+    let host = required_env("VMKIT_TEST_VSPHERE_HOST");
+    let datacenter = required_env("VMKIT_TEST_VSPHERE_DATACENTER");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = NbdkitServer::start(
+        &Source::Https(HttpsSource {
+            url: format!(
+                "https://{host}/folder/lab-linux-bios/lab-linux-bios-flat.vmdk?dcPath={datacenter}&dsName=datastore1"
+            ),
+            cookie: Some(SecretValue::new("vmware_soap_session=COOKIE-S3NTINEL-88")),
+            tls: CurlTls::Certificate(std::fs::read_to_string(&cert).unwrap()),
+        }),
+        &ServerOptions::default(),
+    )
+    .expect("nbdkit starts; curl connects when a client opens the export");
+    let out = Command::new("nbdinfo")
+        .arg("--size")
+        .arg(server.uri())
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the export opened over an unchecked certificate"
+    );
+    let log = std::fs::read_to_string(server.log()).unwrap();
+    assert!(log.contains("certificate verification failed"), "{log}");
+    assert!(!log.contains("S3NTINEL"), "{log}");
 }

@@ -18,8 +18,7 @@ pub enum Transport {
     },
     /// nbdkit's curl plugin over the datastore's `/folder` URL (powered-off VMs in production).
     Https {
-        verify_tls: bool,
-        ca_file: Option<PathBuf>,
+        tls: conversion_host::nbdkit::CurlTls,
     },
     /// The datastores mounted on the conversion host: `<root>/<datastore>/<path>` (or
     /// `<root>/<path>`, as the original's `localdiskpath`).

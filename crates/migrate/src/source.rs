@@ -47,6 +47,7 @@ pub fn source_for(ctx: &SourceContext<'_>, transport: &Transport, frozen: &Disk)
             compression,
         } => Source::Vddk(VddkSource {
             server: ctx.server.to_owned(),
+            port: ctx.client.url().port(),
             user: ctx.user.to_owned(),
             password: ctx.password.clone(),
             thumbprint: thumbprint.clone(),
@@ -57,10 +58,7 @@ pub fn source_for(ctx: &SourceContext<'_>, transport: &Transport, frozen: &Disk)
             compression: compression.clone(),
             file,
         }),
-        Transport::Https {
-            verify_tls,
-            ca_file,
-        } => {
+        Transport::Https { tls } => {
             let flat = parsed()?.flat_file();
             let datacenter = ctx.vm.location.datacenter_path.as_deref().ok_or_else(|| {
                 Error::Refused(format!(
@@ -76,8 +74,7 @@ pub fn source_for(ctx: &SourceContext<'_>, transport: &Transport, frozen: &Disk)
                     .client
                     .session_cookie()
                     .map(|c| SecretValue::new(c.as_header())),
-                verify_tls: *verify_tls,
-                ca_file: ca_file.clone(),
+                tls: tls.clone(),
             })
         }
         Transport::File { root } => {

@@ -17,6 +17,13 @@ use crate::error::{ApiError, Error, Result};
 use crate::secret::Secret;
 use crate::service::ServiceType;
 
+/// The largest answer read: a page of 1000 detailed Nova servers or Cinder volumes (the
+/// services' default page limit) is a few MiB, a Keystone token with a large catalog well under
+/// one. A broken or hostile endpoint streaming gigabytes is cut off here.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+/// How much of an error answer is read: its message is cut to a few hundred characters anyway.
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
+
 /// How hard to try before giving up on a call.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -257,17 +264,14 @@ impl Client {
                     .await);
             }
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| transport_error(&request.method, &url, &e))?;
+            let body = read_body(response, &request.method, &url).await?;
             tracing::debug!(method = %request.method, url = %url, status = status.as_u16(), "OpenStack call");
             return Ok(Response {
                 method: request.method.to_string(),
                 url: url.to_string(),
                 status: status.as_u16(),
                 headers,
-                body: body.to_vec(),
+                body,
             });
         }
     }
@@ -402,7 +406,7 @@ impl Client {
             .await?;
         let status = response.status();
         if matches!(status.as_u16(), 400 | 401 | 403 | 404) {
-            let body = response.bytes().await.unwrap_or_default();
+            let body = read_error_body(response).await;
             let (_, message) = crate::error::parse_error_body(&body);
             return Err(Error::Authentication {
                 cloud: config.name.clone(),
@@ -421,10 +425,7 @@ impl Client {
             .get("X-Subject-Token")
             .and_then(|v| v.to_str().ok())
             .map(Secret::new);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&Method::POST, &url, &e))?;
+        let body = read_body(response, &Method::POST, &url).await?;
         let decode_error = |message: String| Error::Decode {
             method: "POST".to_owned(),
             url: url.to_string(),
@@ -460,6 +461,9 @@ impl Client {
                     backoff(options, attempt)
                 }
                 Err(e) => return Err(transport_error(method, url, &e)),
+                Ok(response) if response.status().is_redirection() => {
+                    return Err(redirected(method, url, &response));
+                }
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let retryable =
@@ -490,7 +494,7 @@ impl Client {
             .find_map(|h| response.headers().get(*h))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_error_body(response).await;
         let error = ApiError::from_response(
             service,
             method.as_str(),
@@ -502,6 +506,66 @@ impl Client {
         tracing::debug!(%error, "OpenStack call failed");
         Error::from(error)
     }
+}
+
+fn redirected(method: &Method, url: &Url, response: &reqwest::Response) -> Error {
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| {
+            String::from_utf8_lossy(l.as_bytes())
+                .chars()
+                .take(512)
+                .collect()
+        })
+        .unwrap_or_default();
+    Error::Redirected {
+        method: method.to_string(),
+        url: without_query(url),
+        status: response.status().as_u16(),
+        location,
+    }
+}
+
+/// A success body, read chunk by chunk and abandoned (the connection dropped) past
+/// [`MAX_BODY_BYTES`]; a `Content-Length` over it is refused before reading.
+async fn read_body(mut response: reqwest::Response, method: &Method, url: &Url) -> Result<Vec<u8>> {
+    let too_large = || Error::TooLarge {
+        method: method.to_string(),
+        url: without_query(url),
+        limit: MAX_BODY_BYTES,
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(method, url, &e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The start of an error answer (whatever could be read of it): enough for its message.
+async fn read_error_body(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ERROR_BODY_BYTES - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ERROR_BODY_BYTES {
+            break;
+        }
+    }
+    body
 }
 
 fn push_segments(url: &mut Url, segments: &[String]) {
@@ -576,6 +640,10 @@ fn build_http_client(config: &CloudConfig, options: &ClientOptions) -> Result<re
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
     let mut builder = reqwest::Client::builder()
+        // Tokens and passwords go to the URL they were meant for only: a redirect is an error
+        // (reqwest would keep `X-Auth-Token` on a redirect to another host, and re-post the
+        // password body on a 307).
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(options.connect_timeout)
         .timeout(options.request_timeout)
         .user_agent(concat!(

@@ -38,6 +38,28 @@ pub enum Error {
         message: String,
     },
 
+    /// A redirect answer: never followed, so that the token or password sent with the call
+    /// reaches no other host and never goes over plain http.
+    #[error(
+        "{method} {url} answered {status} redirecting to {location:?}; redirects are not followed \
+         (the token or password must not leave the endpoint it was sent to): give the final \
+         address (auth_url, or the endpoint in the service catalog)"
+    )]
+    Redirected {
+        method: String,
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    /// An answer larger than this client reads.
+    #[error("{method} {url}: the answer is larger than {} MiB; it was not read further", limit >> 20)]
+    TooLarge {
+        method: String,
+        url: String,
+        limit: usize,
+    },
+
     /// The service answered with a success status but a body we cannot read.
     #[error("{method} {url}: unexpected response: {message}")]
     Decode {
@@ -182,6 +204,15 @@ impl fmt::Display for ApiError {
 }
 
 const MAX_MESSAGE_CHARS: usize = 600;
+/// Error class names are short words (`itemNotFound`, `OverQuota`).
+const MAX_KIND_CHARS: usize = 100;
+
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
+}
 
 /// Reads the error shapes of the services we call:
 /// Nova/Cinder `{"itemNotFound": {"message": .., "code": 404}}`,
@@ -190,9 +221,12 @@ const MAX_MESSAGE_CHARS: usize = 600;
 /// and plain text or HTML from a proxy or webob.
 pub(crate) fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
     if let Ok(value) = serde_json::from_slice::<Value>(body)
-        && let Some(parsed) = parse_error_json(&value)
+        && let Some((kind, message)) = parse_error_json(&value)
     {
-        return parsed;
+        return (
+            kind.map(|k| cut(&k, MAX_KIND_CHARS)),
+            cut(&message, MAX_MESSAGE_CHARS),
+        );
     }
     (None, plain_text_excerpt(&String::from_utf8_lossy(body)))
 }
@@ -261,10 +295,7 @@ fn plain_text_excerpt(body: &str) -> String {
         }
     }
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match collapsed.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}...", &collapsed[..cut]),
-        None => collapsed,
-    }
+    cut(&collapsed, MAX_MESSAGE_CHARS)
 }
 
 #[cfg(test)]

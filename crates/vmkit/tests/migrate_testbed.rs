@@ -909,6 +909,10 @@ fn the_vddk_source_gets_the_password_by_file_only() {
         assert!(lines.contains(&expected), "{expected} missing from {argv}");
     }
     assert!(lines.iter().any(|l| l.starts_with("password=+/")), "{argv}");
+    // VDDK takes the host and the port apart; the simulator is not on 443.
+    let (host, port) = bed.sim.host.rsplit_once(':').unwrap();
+    assert!(lines.contains(&format!("server={host}").as_str()), "{argv}");
+    assert!(lines.contains(&format!("port={port}").as_str()), "{argv}");
     assert!(
         lines.iter().any(|l| l.starts_with("vm=moref=vm-")),
         "{argv}"

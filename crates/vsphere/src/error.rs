@@ -16,6 +16,23 @@ pub enum Error {
         body: String,
     },
 
+    /// A redirect: never followed, so the password and session cookie reach no other place.
+    #[error(
+        "vSphere at {url} answered HTTP {status} redirecting to {location:?}; redirects are not \
+         followed (credentials must not leave the server named): give the server's own address"
+    )]
+    Redirected {
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    /// An answer larger than this client reads.
+    #[error(
+        "vSphere at {url} sent an answer larger than {} MiB; it was not read further", limit >> 20
+    )]
+    TooLarge { url: String, limit: usize },
+
     /// A fault raised by vSphere, with its own message.
     #[error("{0}")]
     Fault(Box<Fault>),
@@ -56,9 +73,21 @@ pub enum Error {
     Timeout { what: String, seconds: u64 },
 }
 
+/// The most of a server-supplied text (fault message, odd value) an error message carries:
+/// errors end up in module results and logs, which a hostile server must not fill.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// `text`, cut to [`MAX_MESSAGE_CHARS`] characters with a note of how much was left out.
+pub(crate) fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((at, _)) => format!("{}… ({} more bytes)", &text[..at], text.len() - at),
+        None => text.to_owned(),
+    }
+}
+
 impl Error {
     pub(crate) fn decode(message: impl Into<String>) -> Self {
-        Self::Decode(message.into())
+        Self::Decode(cut(&message.into()))
     }
 
     /// The vSphere fault behind this error, if any (also for failed tasks).

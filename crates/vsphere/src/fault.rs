@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::MoRef;
+use crate::error::cut;
 use crate::xml::Element;
 
 /// The fault types callers act on; every other type is `Other` and keeps its name in [`Fault::type_name`].
@@ -95,15 +96,17 @@ const INVALID_STATE_FAULTS: &[&str] = &[
 impl Fault {
     /// Decodes the element holding the fault's own fields (`<detail>`'s child or a task's `<fault>`).
     pub(crate) fn from_detail(detail: &Element, message: &str) -> Self {
-        let type_name = detail.xsi_type.clone().unwrap_or_else(|| {
-            detail
-                .name
-                .strip_suffix("Fault")
-                .unwrap_or(&detail.name)
-                .to_owned()
-        });
-        let text = |name: &str| detail.child_text(name).map(str::to_owned);
-        let moref = |name: &str| MoRef::child(detail, name).ok().flatten();
+        let type_name = cut(detail
+            .xsi_type
+            .as_deref()
+            .unwrap_or_else(|| detail.name.strip_suffix("Fault").unwrap_or(&detail.name)));
+        let text = |name: &str| detail.child_text(name).map(cut);
+        let moref = |name: &str| {
+            MoRef::child(detail, name)
+                .ok()
+                .flatten()
+                .map(|m| MoRef::new(cut(&m.kind), cut(&m.value)))
+        };
         let kind = match type_name.as_str() {
             "NotAuthenticated" => FaultKind::NotAuthenticated,
             "InvalidLogin" => FaultKind::InvalidLogin,
@@ -131,13 +134,13 @@ impl Fault {
             _ => FaultKind::Other,
         };
         let message = if message.trim().is_empty() {
-            detail
+            cut(&detail
                 .children("faultMessage")
                 .filter_map(|m| m.child_text("message"))
                 .collect::<Vec<_>>()
-                .join("; ")
+                .join("; "))
         } else {
-            message.trim().to_owned()
+            cut(message.trim())
         };
         Self {
             type_name,
@@ -152,12 +155,9 @@ impl Fault {
         match fault.child("detail").and_then(|d| d.children.first()) {
             Some(detail) => Self::from_detail(detail, message),
             None => Self {
-                type_name: fault
-                    .child_text("faultcode")
-                    .unwrap_or("ServerFaultCode")
-                    .to_owned(),
+                type_name: cut(fault.child_text("faultcode").unwrap_or("ServerFaultCode")),
                 kind: FaultKind::Other,
-                message: message.trim().to_owned(),
+                message: cut(message.trim()),
             },
         }
     }
@@ -170,7 +170,7 @@ impl Fault {
             None => Self {
                 type_name: "MethodFault".into(),
                 kind: FaultKind::Other,
-                message: message.trim().to_owned(),
+                message: cut(message.trim()),
             },
         }
     }

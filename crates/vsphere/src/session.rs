@@ -195,6 +195,18 @@ impl Client {
         Ok(())
     }
 
+    /// The server's certificate as this client's TLS check accepted it (the CA or pin of
+    /// [`ConnectOptions::tls`]; anything under [`TlsMode::Insecure`]). Other clients of the same
+    /// server must trust this one: VDDK's thumbprint, curl's CA file.
+    pub fn server_certificate(&self) -> Result<crate::tls::ServerCertificate, Error> {
+        self.inner.transport.server_certificate().ok_or_else(|| {
+            Error::Tls(format!(
+                "no certificate was recorded for {}",
+                self.inner.transport.url()
+            ))
+        })
+    }
+
     /// The session cookie, for other HTTP clients of the same server (a datastore `/folder`
     /// download on vCenter needs the session). Changes after a re-login.
     pub fn session_cookie(&self) -> Option<crate::soap::SessionCookie> {

@@ -20,6 +20,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const LONG_REQUEST_TIMEOUT: Duration = Duration::from_secs(900);
 /// Limit on how much of a non-SOAP error body ends up in an error message.
 const BODY_EXCERPT: usize = 512;
+/// The largest answer read. The biggest legitimate ones are property-collector pages (at most
+/// `PAGE_SIZE` objects) and `QueryChangedDiskAreas` over a fragmented disk: a few MiB. A
+/// hostile or broken server streaming gigabytes is cut off here instead of filling memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
 /// The name of vSphere's session cookie.
 const SESSION_COOKIE: &str = "vmware_soap_session";
@@ -30,6 +34,7 @@ pub(crate) struct Transport {
     cookies: Arc<Jar>,
     url: url::Url,
     soap_action: String,
+    peer: Arc<tls::PeerCertificate>,
 }
 
 impl Transport {
@@ -37,11 +42,15 @@ impl Transport {
         let cookies = Arc::new(Jar::default());
         let builder = reqwest::Client::builder()
             .cookie_provider(cookies.clone())
+            // The password (Login) and the session cookie go to this URL and nowhere else: a
+            // redirect is an error, never followed (to another host, or down to plain http).
+            .redirect(reqwest::redirect::Policy::none())
             .http1_only()
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_keepalive(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(30));
-        let http = tls::configure(builder, tls_mode)?.build().map_err(|e| {
+        let (builder, peer) = tls::configure(builder, tls_mode)?;
+        let http = builder.build().map_err(|e| {
             Error::Tls(format!(
                 "cannot build the HTTPS client (is a CA bundle installed, or give a CA file or thumbprint): {}",
                 error_chain(&e)
@@ -52,6 +61,7 @@ impl Transport {
             cookies,
             url,
             soap_action: soap_action(crate::session::BASE_API_VERSION),
+            peer,
         })
     }
 
@@ -61,6 +71,11 @@ impl Transport {
 
     pub(crate) fn url(&self) -> &url::Url {
         &self.url
+    }
+
+    /// The certificate this connection's TLS check accepted (see [`tls::PeerCertificate`]).
+    pub(crate) fn server_certificate(&self) -> Option<tls::ServerCertificate> {
+        self.peer.get()
     }
 
     /// The current `vmware_soap_session` cookie, as `name=value`.
@@ -102,10 +117,27 @@ impl Transport {
             .await
             .map_err(|e| self.transport_error(&e))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|l| excerpt(l.as_bytes()))
+                .unwrap_or_default();
+            return Err(Error::Redirected {
+                url: self.url.to_string(),
+                status: status.as_u16(),
+                location,
+            });
+        }
+        let bytes = read_limited(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| self.transport_error(&e))?;
+            .map_err(|e| match e {
+                ReadError::Transport(e) => self.transport_error(&e),
+                ReadError::TooLarge => Error::TooLarge {
+                    url: self.url.to_string(),
+                    limit: MAX_RESPONSE_BYTES,
+                },
+            })?;
         match decode_response(&bytes) {
             Err(Error::Fault(fault)) => Err(Error::Fault(fault)),
             result if status.is_success() => result,
@@ -129,6 +161,30 @@ impl Transport {
             message,
         }
     }
+}
+
+enum ReadError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// The body, read chunk by chunk and abandoned (the connection dropped) as soon as it exceeds
+/// `limit`; a `Content-Length` over the limit is refused before reading.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// What to do about the certificate refusals users meet most with vCenter and ESXi.

@@ -8,7 +8,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, Once};
-use std::time::Duration;
 
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -121,6 +120,43 @@ pub struct ServerCertificate {
     pub sha256: Thumbprint,
 }
 
+impl ServerCertificate {
+    pub fn from_der(der: Vec<u8>) -> Self {
+        Self {
+            sha1: Thumbprint::sha1_of(&der),
+            sha256: Thumbprint::sha256_of(&der),
+            der,
+        }
+    }
+
+    /// The certificate as a PEM block (for tools that take a CA file, like curl's `cainfo`).
+    pub fn to_pem(&self) -> String {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&self.der);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in encoded.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        pem
+    }
+
+    /// Whether the certificate's subject alternative names cover `host` (a DNS name or an IP
+    /// address), as a TLS client that checks names (curl) would require.
+    pub fn names_host(&self, host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let der = CertificateDer::from(self.der.as_slice());
+        let (Ok(name), Ok(parsed)) = (
+            ServerName::try_from(host),
+            rustls::server::ParsedCertificate::try_from(&der),
+        ) else {
+            return false;
+        };
+        rustls::client::verify_server_name(&parsed, &name).is_ok()
+    }
+}
+
 /// Installs rustls' ring provider as the process default (reqwest is built without one).
 pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();
@@ -137,64 +173,184 @@ fn provider() -> Arc<CryptoProvider> {
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
-/// Applies a TLS mode to a reqwest client builder.
+/// The certificate of the server's side of the SOAP connection, recorded by the verifier of
+/// that very connection: only a certificate that passed the check the user asked for (CA or
+/// pin), and whose handshake signature then proved the server holds its key, is kept. Other
+/// clients of the same server (VDDK's thumbprint, curl's CA file) are given this one, so no
+/// second, unchecked connection decides what they trust.
+#[derive(Debug, Default)]
+pub(crate) struct PeerCertificate {
+    /// Passed the certificate check; waiting for the handshake signature.
+    checked: Mutex<Vec<Vec<u8>>>,
+    proven: Mutex<Option<ServerCertificate>>,
+}
+
+/// More than the connections one client opens at once; older entries are dropped.
+const CHECKED_KEPT: usize = 8;
+
+impl PeerCertificate {
+    pub(crate) fn get(&self) -> Option<ServerCertificate> {
+        self.proven.lock().ok().and_then(|p| p.clone())
+    }
+
+    fn checked(&self, der: &[u8]) {
+        if let Ok(mut checked) = self.checked.lock()
+            && !checked.iter().any(|c| c == der)
+        {
+            if checked.len() >= CHECKED_KEPT {
+                checked.remove(0);
+            }
+            checked.push(der.to_vec());
+        }
+    }
+
+    fn proven(&self, der: &[u8]) {
+        let passed = self
+            .checked
+            .lock()
+            .is_ok_and(|checked| checked.iter().any(|c| c == der));
+        if passed && let Ok(mut proven) = self.proven.lock() {
+            *proven = Some(ServerCertificate::from_der(der.to_vec()));
+        }
+    }
+}
+
+/// Applies a TLS mode to a reqwest client builder; the returned record fills in as
+/// connections are made.
 pub(crate) fn configure(
     builder: reqwest::ClientBuilder,
     mode: &TlsMode,
-) -> Result<reqwest::ClientBuilder, Error> {
-    install_crypto_provider();
-    Ok(match mode {
-        TlsMode::Verify => builder,
-        TlsMode::CaFile(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| Error::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+) -> Result<(reqwest::ClientBuilder, Arc<PeerCertificate>), Error> {
+    let provider = provider();
+    let check: Arc<dyn ServerCertVerifier> = match mode {
+        TlsMode::Verify => Arc::new(
+            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
                 Error::Tls(format!(
-                    "CA file {} holds no PEM certificate: {e}",
-                    path.display()
+                    "cannot load the system's trusted CAs ({e}); give a CA file or a thumbprint"
                 ))
-            })?;
-            if certs.is_empty() {
-                return Err(Error::Tls(format!(
-                    "CA file {} holds no PEM certificate",
-                    path.display()
-                )));
-            }
-            builder.tls_certs_only(certs)
-        }
-        TlsMode::Insecure => builder.tls_danger_accept_invalid_certs(true),
-        TlsMode::Thumbprint(pin) => {
-            builder.tls_backend_preconfigured(client_config(Arc::new(PinVerifier {
-                pin: PinCheck::Thumbprint(pin.clone()),
-                provider: provider(),
-            })))
-        }
-    })
-}
-
-fn client_config(verifier: Arc<dyn ServerCertVerifier>) -> rustls::ClientConfig {
-    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+            })?,
+        ),
+        TlsMode::CaFile(path) => ca_file_verifier(path, provider.clone())?,
+        TlsMode::Insecure => Arc::new(AcceptAny {
+            provider: provider.clone(),
+        }),
+        TlsMode::Thumbprint(pin) => Arc::new(PinVerifier {
+            pin: pin.clone(),
+            provider: provider.clone(),
+        }),
+    };
+    let peer = Arc::new(PeerCertificate::default());
+    let verifier = Arc::new(Recording {
+        check,
+        peer: peer.clone(),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| rustls::ClientConfig::builder())
+        .map_err(|e| Error::Tls(format!("no TLS version in common with rustls: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config
+    Ok((builder.tls_backend_preconfigured(config), peer))
 }
 
+fn ca_file_verifier(
+    path: &std::path::Path,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| {
+            Error::Tls(format!(
+                "CA file {} holds a malformed PEM certificate: {e}",
+                path.display()
+            ))
+        })?;
+        roots.add(cert).map_err(|e| {
+            Error::Tls(format!(
+                "CA file {} holds a certificate that cannot be a trust root: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(Error::Tls(format!(
+            "CA file {} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map(|v| v as Arc<dyn ServerCertVerifier>)
+        .map_err(|e| Error::Tls(format!("CA file {}: {e}", path.display())))
+}
+
+/// Runs the check the user chose and records what passed it in [`PeerCertificate`].
 #[derive(Debug)]
-enum PinCheck {
-    Thumbprint(Thumbprint),
-    /// Accept anything and remember the leaf certificate (to read a host's thumbprint).
-    Record(Arc<Mutex<Option<Vec<u8>>>>),
+struct Recording {
+    check: Arc<dyn ServerCertVerifier>,
+    peer: Arc<PeerCertificate>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.check.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        self.peer.checked(end_entity);
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let valid = self.check.verify_tls12_signature(message, cert, dss)?;
+        self.peer.proven(cert);
+        Ok(valid)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let valid = self.check.verify_tls13_signature(message, cert, dss)?;
+        self.peer.proven(cert);
+        Ok(valid)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.check.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.check.requires_raw_public_keys()
+    }
 }
 
 /// Checks the leaf certificate against a pin; handshake signatures are still verified, so the
 /// server must hold the pinned certificate's private key.
 #[derive(Debug)]
 struct PinVerifier {
-    pin: PinCheck,
+    pin: Thumbprint,
     provider: Arc<CryptoProvider>,
 }
 
@@ -207,26 +363,17 @@ impl ServerCertVerifier for PinVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match &self.pin {
-            PinCheck::Thumbprint(pin) if pin.matches(end_entity) => {
-                Ok(ServerCertVerified::assertion())
-            }
-            PinCheck::Thumbprint(pin) => {
-                let actual = match pin {
-                    Thumbprint::Sha1(_) => Thumbprint::sha1_of(end_entity),
-                    Thumbprint::Sha256(_) => Thumbprint::sha256_of(end_entity),
-                };
-                Err(rustls::Error::General(format!(
-                    "server certificate thumbprint {actual} does not match the pinned {pin}"
-                )))
-            }
-            PinCheck::Record(slot) => {
-                if let Ok(mut slot) = slot.lock() {
-                    *slot = Some(end_entity.to_vec());
-                }
-                Ok(ServerCertVerified::assertion())
-            }
+        if self.pin.matches(end_entity) {
+            return Ok(ServerCertVerified::assertion());
         }
+        let actual = match self.pin {
+            Thumbprint::Sha1(_) => Thumbprint::sha1_of(end_entity),
+            Thumbprint::Sha256(_) => Thumbprint::sha256_of(end_entity),
+        };
+        Err(rustls::Error::General(format!(
+            "server certificate thumbprint {actual} does not match the pinned {}",
+            self.pin
+        )))
     }
 
     fn verify_tls12_signature(
@@ -264,41 +411,47 @@ impl ServerCertVerifier for PinVerifier {
     }
 }
 
-/// Reads the certificate a TLS server presents at `host:port`, with its SHA-1 and SHA-256
-/// thumbprints (nbdkit's vddk plugin wants the SHA-1 one as `thumbprint=`). Trusts nothing: it
-/// only reads.
-pub async fn read_server_certificate(host: &str, port: u16) -> Result<ServerCertificate, Error> {
-    let slot = Arc::new(Mutex::new(None));
-    let config = client_config(Arc::new(PinVerifier {
-        pin: PinCheck::Record(slot.clone()),
-        provider: provider(),
-    }));
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::Tls(format!("cannot build an HTTPS client: {e}")))?;
-    let authority = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let url = format!("https://{authority}/");
-    // Any HTTP answer, even an error status, comes after the handshake that recorded the certificate.
-    let outcome = client.get(&url).send().await;
-    let der = slot.lock().ok().and_then(|mut s| s.take());
-    match (der, outcome) {
-        (Some(der), _) => Ok(ServerCertificate {
-            sha1: Thumbprint::sha1_of(&der),
-            sha256: Thumbprint::sha256_of(&der),
-            der,
-        }),
-        (None, Err(e)) => Err(Error::Transport {
-            url,
-            message: crate::soap::error_chain(&e),
-        }),
-        (None, Ok(_)) => Err(Error::Tls(format!("{url} presented no certificate"))),
+/// `vmware_insecure`: no check at all, as the user asked (the original's
+/// `validate_certs: false`); the certificate is still recorded for VDDK's thumbprint.
+#[derive(Debug)]
+struct AcceptAny {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -10,7 +10,11 @@ use quick_xml::events::{BytesStart, Event};
 use crate::error::Error;
 
 /// Deeper nesting than any vSphere answer has; bounds memory and recursion on hostile input.
-const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 128;
+/// Elements in one document. Each costs about 150 bytes of tree whatever its size on the wire
+/// (`<a/>` is 4 bytes), so this bounds the tree, not the body's cap: one page of 500 VMs with
+/// all the properties this client reads has well under 500,000 elements.
+pub const MAX_ELEMENTS: usize = 1_000_000;
 
 /// One element: local name, its `xsi:type` (local part), the unprefixed `type` attribute
 /// (a managed object reference's type), its text and its children.
@@ -89,6 +93,17 @@ pub fn parse(bytes: &[u8]) -> Result<Element, Error> {
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut elements = 0usize;
+    let mut count = || {
+        elements += 1;
+        if elements > MAX_ELEMENTS {
+            Err(Error::decode(format!(
+                "XML has more than {MAX_ELEMENTS} elements"
+            )))
+        } else {
+            Ok(())
+        }
+    };
     loop {
         let event = reader
             .read_event()
@@ -98,9 +113,11 @@ pub fn parse(bytes: &[u8]) -> Result<Element, Error> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(Error::decode("XML nested too deeply"));
                 }
+                count()?;
                 stack.push(open(&start)?);
             }
             Event::Empty(start) => {
+                count()?;
                 let element = open(&start)?;
                 close(&mut stack, &mut root, element)?;
             }
@@ -301,6 +318,14 @@ mod tests {
         assert!(parse(b"<a>&bogus;</a>").is_err());
         let deep = "<a>".repeat(MAX_DEPTH + 1);
         assert!(parse(deep.as_bytes()).is_err());
+        let wide = format!("<a>{}</a>", "<b/>".repeat(MAX_ELEMENTS));
+        let error = parse(wide.as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("elements"), "{error}");
+        let fits = format!("<a>{}</a>", "<b/>".repeat(MAX_ELEMENTS - 1));
+        assert_eq!(
+            parse(fits.as_bytes()).unwrap().children.len(),
+            MAX_ELEMENTS - 1
+        );
     }
 
     #[test]

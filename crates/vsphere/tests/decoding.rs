@@ -218,3 +218,24 @@ proptest! {
         let _ = vsphere::VirtualMachine::from_content(&content, &vsphere::inventory::Inventory::default());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// However long the server's fault text, type or file name, the error message stays short.
+    #[test]
+    fn fault_messages_stay_short_whatever_the_server_sends(
+        sizes in prop::collection::vec(0usize..300_000, 3),
+        text in "[a-zA-Z0-9 <&>]",
+    ) {
+        let long = |n: usize| vsphere::xml::escape(&text.repeat(n)).into_owned();
+        let document = format!(
+            r#"<Envelope><Body><Fault><faultcode>ServerFaultCode</faultcode><faultstring>{}</faultstring><detail><FileNotFoundFault xsi:type="FileNotFound{}"><file>{}</file></FileNotFoundFault></detail></Fault></Body></Envelope>"#,
+            long(sizes[0]), long(sizes[1]).replace(' ', ""), long(sizes[2])
+        );
+        match decode_response(document.as_bytes()) {
+            Err(error) => prop_assert!(error.to_string().len() <= 4 * (vsphere::error::MAX_MESSAGE_CHARS * 4 + 64), "{} bytes", error.to_string().len()),
+            Ok(_) => prop_assert!(false, "a fault decoded as an answer"),
+        }
+    }
+}

@@ -15,7 +15,7 @@ use vsphere::device::{DiskBacking, NicNetwork};
 use vsphere::finder::{self, VmSelector};
 use vsphere::snapshot::{self, CreateSnapshot};
 use vsphere::vm::{Firmware, PowerState};
-use vsphere::{Client, Error, FaultKind, MoRef, TlsMode, VirtualMachine, cbt, power, tls, vm};
+use vsphere::{Client, Error, FaultKind, MoRef, TlsMode, VirtualMachine, cbt, power, vm};
 
 async fn vm_named(client: &Client, name: &str) -> VirtualMachine {
     let moref = finder::find_by_name(client, name).await.expect(name);
@@ -546,12 +546,26 @@ async fn tls_modes_pins_and_wrong_thumbprints() {
         .unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error}");
 
-    let (host, port) = bed.host.rsplit_once(':').unwrap();
-    let read = tls::read_server_certificate(host, port.parse().unwrap())
+    // Whatever the mode, the client keeps the certificate its check accepted.
+    let insecure = Client::connect(&bed.options(TlsMode::Insecure))
         .await
         .unwrap();
+    let read = insecure.server_certificate().unwrap();
     assert_eq!(read.sha1.to_string(), bed.sha1);
     assert_eq!(read.sha256.to_string(), bed.sha256);
+    assert!(read.names_host("127.0.0.1") && !read.names_host("vcenter.example.com"));
+    {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let pem = read.to_pem();
+        assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
+        assert_eq!(
+            CertificateDer::from_pem_slice(pem.as_bytes())
+                .unwrap()
+                .as_ref(),
+            read.der
+        );
+    }
+    insecure.logout().await.unwrap();
 
     // A CA file is honoured (the self-signed certificate is read from it), and the refusal of a
     // certificate that is its own CA says what to do.

@@ -269,33 +269,37 @@ async fn transport(
     tls: &vsphere::TlsMode,
     client: &vsphere::Client,
 ) -> anyhow::Result<Transport> {
+    use conversion_host::nbdkit::CurlTls;
     Ok(match args.transport.as_str() {
-        "vddk" => {
-            let thumbprint = match tls {
-                vsphere::TlsMode::Thumbprint(pin @ vsphere::Thumbprint::Sha1(_)) => pin.to_string(),
-                // The SOAP connection has just checked this server's certificate as asked.
-                _ => {
-                    let url = client.url();
-                    let host = url.host_str().context("the vSphere URL has no host")?;
-                    let port = url.port_or_known_default().unwrap_or(443);
-                    vsphere::tls::read_server_certificate(host, port)
-                        .await
-                        .with_context(|| format!("cannot read the certificate thumbprint of {host}:{port} for VDDK"))?
-                        .sha1
-                        .to_string()
-                }
-            };
-            Transport::Vddk {
-                libdir: PathBuf::from(&args.libdir),
-                thumbprint,
-                transports: args.transports.clone(),
-                compression: Some(args.compression.clone()),
-            }
-        }
+        "vddk" => Transport::Vddk {
+            libdir: PathBuf::from(&args.libdir),
+            // The certificate the vSphere session has just accepted (pin, CA or, when asked,
+            // none): VDDK logs in with the password only to a server that shows the same one.
+            thumbprint: client.server_certificate()?.sha1.to_string(),
+            transports: args.transports.clone(),
+            compression: Some(args.compression.clone()),
+        },
         "https" => Transport::Https {
-            // A thumbprint pin was checked on the SOAP connection; curl cannot pin one.
-            verify_tls: matches!(tls, vsphere::TlsMode::Verify | vsphere::TlsMode::CaFile(_)),
-            ca_file: args.vsphere.ca_file.as_ref().map(PathBuf::from),
+            tls: match tls {
+                vsphere::TlsMode::Verify => CurlTls::SystemCas,
+                vsphere::TlsMode::CaFile(path) => CurlTls::CaFile(path.clone()),
+                vsphere::TlsMode::Insecure => CurlTls::Off,
+                vsphere::TlsMode::Thumbprint(_) => {
+                    let certificate = client.server_certificate()?;
+                    let host = client.url().host_str().unwrap_or_default();
+                    // curl (nbdkit 1.32) always checks the name and cannot be told otherwise.
+                    if !certificate.names_host(host) {
+                        bail!(
+                            "argument 'transport': the https transport checks the pinned certificate \
+                             ({}) with curl, which also requires it to name the server, and it does \
+                             not name {host:?}: give 'server' as a name the certificate holds, or use \
+                             transport vddk",
+                            certificate.sha1
+                        );
+                    }
+                    CurlTls::Certificate(certificate.to_pem())
+                }
+            },
         },
         "file" => Transport::File {
             root: PathBuf::from(args.localdiskpath.as_deref().context(
