@@ -231,11 +231,12 @@ pub(crate) fn configure(
             })?,
         ),
         TlsMode::CaFile(path) => ca_file_verifier(path, provider.clone())?,
-        TlsMode::Insecure => Arc::new(AcceptAny {
+        TlsMode::Insecure => Arc::new(LeafCheck {
+            pin: None,
             provider: provider.clone(),
         }),
-        TlsMode::Thumbprint(pin) => Arc::new(PinVerifier {
-            pin: pin.clone(),
+        TlsMode::Thumbprint(pin) => Arc::new(LeafCheck {
+            pin: Some(pin.clone()),
             provider: provider.clone(),
         }),
     };
@@ -346,15 +347,17 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// Checks the leaf certificate against a pin; handshake signatures are still verified, so the
-/// server must hold the pinned certificate's private key.
+/// Checks the leaf certificate against a pin, or (`vmware_insecure`, the original's
+/// `validate_certs: false`) accepts any leaf as the user asked. Handshake signatures are verified
+/// either way, so the server holds the private key of the certificate recorded for VDDK's
+/// thumbprint.
 #[derive(Debug)]
-struct PinVerifier {
-    pin: Thumbprint,
+struct LeafCheck {
+    pin: Option<Thumbprint>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinVerifier {
+impl ServerCertVerifier for LeafCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -363,16 +366,18 @@ impl ServerCertVerifier for PinVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.pin.matches(end_entity) {
+        let Some(pin) = &self.pin else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        if pin.matches(end_entity) {
             return Ok(ServerCertVerified::assertion());
         }
-        let actual = match self.pin {
+        let actual = match pin {
             Thumbprint::Sha1(_) => Thumbprint::sha1_of(end_entity),
             Thumbprint::Sha256(_) => Thumbprint::sha256_of(end_entity),
         };
         Err(rustls::Error::General(format!(
-            "server certificate thumbprint {actual} does not match the pinned {}",
-            self.pin
+            "server certificate thumbprint {actual} does not match the pinned {pin}"
         )))
     }
 
@@ -402,50 +407,6 @@ impl ServerCertVerifier for PinVerifier {
             dss,
             &self.provider.signature_verification_algorithms,
         )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `vmware_insecure`: no check at all, as the user asked (the original's
-/// `validate_certs: false`); the certificate is still recorded for VDDK's thumbprint.
-#[derive(Debug)]
-struct AcceptAny {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
