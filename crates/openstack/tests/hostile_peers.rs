@@ -1,46 +1,18 @@
 //! Hostile OpenStack endpoints on 127.0.0.1: a Keystone and a Cinder that redirect to another
 //! port (which records what reaches it), and endpoints that answer hundreds of MiB. No test bed.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use openstack::cinder::volumes;
 use openstack::{Client, ClientOptions, CloudConfig, Error};
 use serde_json::json;
+use testbed::hostile::{Recorder, peak_rss, read_request};
 
 const PASSWORD: &str = "P4ss-S3NTINEL-keystone";
 const TOKEN: &str = "T0KEN-S3NTINEL";
-
-fn read_request(stream: &mut TcpStream) -> Option<String> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&data).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                return Some(text);
-            }
-        }
-    }
-    None
-}
 
 /// Serves up to 8 connections, each answered by `answer` per request.
 fn server(answer: impl Fn(&str, &mut TcpStream) + Send + Sync + 'static) -> u16 {
@@ -61,57 +33,14 @@ fn server(answer: impl Fn(&str, &mut TcpStream) + Send + Sync + 'static) -> u16 
     port
 }
 
-/// A port that records every byte sent to it and answers nothing.
-struct Recorder {
-    port: u16,
-    received: Arc<Mutex<Vec<u8>>>,
-    connections: Arc<AtomicUsize>,
-}
-
-impl Recorder {
-    fn start() -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let connections = Arc::new(AtomicUsize::new(0));
-        let (r, c) = (received.clone(), connections.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().take(8) {
-                let Ok(mut stream) = stream else { return };
-                c.fetch_add(1, Ordering::SeqCst);
-                let r = r.clone();
-                std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = stream.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        r.lock().unwrap().extend_from_slice(&buf[..n]);
-                    }
-                });
-            }
-        });
-        Recorder {
-            port,
-            received,
-            connections,
-        }
-    }
-
-    fn assert_nothing_received(&self, what: &str) {
-        std::thread::sleep(Duration::from_millis(300));
-        let received = String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned();
-        assert!(
-            !received.contains(PASSWORD) && !received.contains(TOKEN),
-            "{what}: the other port received a credential: {received}"
-        );
-        assert_eq!(
-            self.connections.load(Ordering::SeqCst),
-            0,
-            "{what}: {received}"
-        );
-    }
+/// The port a redirect pointed to got no connection, let alone a credential.
+fn assert_nothing_received(elsewhere: &Recorder, what: &str) {
+    let received = elsewhere.received();
+    assert!(
+        !received.contains(PASSWORD) && !received.contains(TOKEN),
+        "{what}: the other port received a credential: {received}"
+    );
+    assert_eq!(elsewhere.connections(), 0, "{what}: {received}");
 }
 
 fn config(keystone: u16) -> CloudConfig {
@@ -190,7 +119,7 @@ fn a_keystone_redirect_does_not_carry_the_password_elsewhere() {
             "{status}: {error}"
         );
         assert!(error.to_string().contains("not followed"), "{error}");
-        elsewhere.assert_nothing_received(status);
+        assert_nothing_received(&elsewhere, status);
     }
 }
 
@@ -218,18 +147,8 @@ fn a_service_redirect_does_not_carry_the_token_elsewhere() {
             "{status}: {error}"
         );
         assert!(!error.to_string().contains(TOKEN), "{error}");
-        elsewhere.assert_nothing_received(status);
+        assert_nothing_received(&elsewhere, status);
     }
-}
-
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap()
-        * 1024
 }
 
 const HUGE: usize = 400 << 20;

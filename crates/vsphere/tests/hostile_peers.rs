@@ -8,8 +8,9 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use testbed::hostile::{Recorder, peak_rss, read_request};
 use vsphere::{Client, ConnectOptions, Error, Password, TlsMode};
 
 const PASSWORD: &str = "P4ss-S3NTINEL-soap";
@@ -25,80 +26,6 @@ const SERVICE_CONTENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <sessionManager type="SessionManager">SessionManager</sessionManager>
 <searchIndex type="SearchIndex">SearchIndex</searchIndex>
 </returnval></RetrieveServiceContentResponse></soapenv:Body></soapenv:Envelope>"#;
-
-/// Reads one HTTP request (head and `Content-Length` body); None when the peer went away.
-fn read_request(stream: &mut TcpStream) -> Option<String> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&data).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                return Some(text);
-            }
-        }
-    }
-    None
-}
-
-/// A listener that records every byte any connection sends it, and answers nothing.
-struct Recorder {
-    port: u16,
-    received: Arc<Mutex<Vec<u8>>>,
-    connections: Arc<AtomicUsize>,
-}
-
-impl Recorder {
-    fn start() -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let connections = Arc::new(AtomicUsize::new(0));
-        let (r, c) = (received.clone(), connections.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().take(16) {
-                let Ok(mut stream) = stream else { return };
-                c.fetch_add(1, Ordering::SeqCst);
-                let r = r.clone();
-                std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = stream.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        r.lock().unwrap().extend_from_slice(&buf[..n]);
-                    }
-                });
-            }
-        });
-        Recorder {
-            port,
-            received,
-            connections,
-        }
-    }
-
-    fn received(&self) -> String {
-        // Anything sent would have arrived by now: the client's call has already returned.
-        std::thread::sleep(Duration::from_millis(300));
-        String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned()
-    }
-}
 
 /// A SOAP server that answers `RetrieveServiceContent` (with a session cookie) and
 /// `answer(request)` to everything else; serves `max` connections.
@@ -183,23 +110,8 @@ fn a_redirected_login_is_an_error_and_sends_nothing_elsewhere() {
             !received.contains(PASSWORD) && !received.contains(COOKIE),
             "{status}: the other port received the credentials: {received}"
         );
-        assert_eq!(
-            elsewhere.connections.load(Ordering::SeqCst),
-            0,
-            "{status}: {received}"
-        );
+        assert_eq!(elsewhere.connections(), 0, "{status}: {received}");
     }
-}
-
-/// Peak resident memory of this process so far (`VmHWM`), in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap()
-        * 1024
 }
 
 const HUGE: u64 = 400 << 20;
