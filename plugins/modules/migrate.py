@@ -152,11 +152,17 @@ options:
     default: false
   runscript:
     description:
-      - A script C(virt-v2v-in-place --run) runs in a Linux guest.
+      - A script run in a Linux guest during the conversion (C(virt-v2v-in-place --run)).
+      - virt-v2v-in-place before 2.3 (Debian 12 ships 2.2) has no C(--run); then
+        C(virt-customize --run) does it on the converted disks, and a host with neither is refused
+        before anything changes.
     type: path
   bootscript:
     description:
-      - A script C(virt-v2v-in-place --firstboot) installs to run at the guest's first boot.
+      - A script installed to run at the guest's first boot (C(virt-v2v-in-place --firstboot)).
+      - virt-v2v-in-place before 2.3 (Debian 12 ships 2.2) has no C(--firstboot); then
+        C(virt-customize --firstboot) installs it on the converted disks, and a host with neither
+        is refused before anything changes.
     type: path
     aliases: [firstboot]
   extraopts:

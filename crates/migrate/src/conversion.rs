@@ -2,9 +2,10 @@
 //! drivers, initramfs, bootloader, guest tools removal).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use conversion_host::private_files::{self, Open};
 
@@ -13,22 +14,36 @@ use crate::request::ConversionOptions;
 
 pub const PROGRAM: &str = "virt-v2v-in-place";
 
-/// The program on PATH, or where Red Hat's packaging leaves it (`/usr/libexec`).
-pub fn find_program() -> Option<PathBuf> {
+/// `name` on PATH, or where Red Hat's packaging leaves it (`/usr/libexec`).
+fn find_program(name: &str) -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
-            .map(|dir| dir.join(PROGRAM))
+            .map(|dir| dir.join(name))
             .find(|p| p.is_file())
     });
     on_path.or_else(|| {
-        let libexec = PathBuf::from("/usr/libexec").join(PROGRAM);
+        let libexec = PathBuf::from("/usr/libexec").join(name);
         libexec.is_file().then_some(libexec)
     })
 }
 
-/// Checks before anything is changed that a conversion can run.
-pub fn preflight(options: &ConversionOptions) -> Result<PathBuf> {
-    let program = find_program().ok_or_else(|| {
+/// The conversion tools this host has, as found before anything changed.
+#[derive(Debug, Clone)]
+pub struct Converter {
+    pub program: PathBuf,
+    /// Set when `runscript`/`bootscript` must go through `virt-customize` after the conversion:
+    /// virt-v2v-in-place before 2.3 (Debian 12 ships 2.2) has no `--run`/`--firstboot`.
+    customize: Option<PathBuf>,
+}
+
+const CUSTOMIZE_PROGRAM: &str = "virt-customize";
+
+/// How long `virt-v2v-in-place --help` may take: it only prints text.
+const HELP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Checks before anything is changed that a conversion can run, and how the scripts get in.
+pub fn preflight(options: &ConversionOptions) -> Result<Converter> {
+    let program = find_program(PROGRAM).ok_or_else(|| {
         Error::Refused(format!(
             "{PROGRAM} is not installed on this conversion host (the conversion_host role installs \
              virt-v2v); install it, or set skipconversion: true to copy the disks without converting"
@@ -47,7 +62,64 @@ pub fn preflight(options: &ConversionOptions) -> Result<PathBuf> {
             )));
         }
     }
-    Ok(program)
+    let has_scripts = options.run_script.is_some() || options.firstboot_script.is_some();
+    let customize = if !has_scripts || takes_script_options(&program)? {
+        None
+    } else {
+        Some(find_program(CUSTOMIZE_PROGRAM).ok_or_else(|| {
+            Error::Refused(format!(
+                "argument 'runscript'/'bootscript': this conversion host's {PROGRAM} has no \
+                 --run/--firstboot (virt-v2v before 2.3) and {CUSTOMIZE_PROGRAM} is not installed; \
+                 install libguestfs-tools (import_workloads_boot_script_path and \
+                 import_workloads_run_script_path need one of them), or drop the scripts"
+            ))
+        })?)
+    };
+    Ok(Converter { program, customize })
+}
+
+/// Whether this virt-v2v-in-place takes `--firstboot`/`--run` itself: its `--help` lists them
+/// from virt-v2v 2.3 on.
+fn takes_script_options(program: &Path) -> Result<bool> {
+    let mut command = Command::new(program);
+    conversion_host::child_env::restrict(&mut command).arg("--help");
+    let help = output_within(&mut command, HELP_TIMEOUT).map_err(|cause| Error::Io {
+        what: format!("cannot run {} --help", program.display()),
+        cause,
+    })?;
+    Ok(help.contains("--firstboot"))
+}
+
+/// Runs `command` and returns its standard output, killing it past `timeout`.
+fn output_within(command: &mut Command, timeout: Duration) -> std::io::Result<String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.read_to_string(&mut text);
+        }
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    while child.try_wait()?.is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {}s", timeout.as_secs()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    reader
+        .join()
+        .map_err(|_| std::io::Error::other("the output reader ended"))
 }
 
 /// A disk for the conversion: its device and the bus the guest knew it on.
@@ -58,7 +130,7 @@ pub struct ConvertDisk {
 }
 
 pub fn convert(
-    program: &Path,
+    converter: &Converter,
     vm_name: &str,
     linux_guest: bool,
     disks: &[ConvertDisk],
@@ -66,22 +138,22 @@ pub fn convert(
     work_dir: &Path,
     log: &Path,
 ) -> Result<()> {
-    let mut command = Command::new(program);
-    conversion_host::child_env::restrict(&mut command).env("LIBGUESTFS_BACKEND", "direct");
-    if options.debug {
-        command
-            .env("LIBGUESTFS_DEBUG", "1")
-            .env("LIBGUESTFS_TRACE", "1");
-    }
-    if linux_guest && let Some(script) = &options.run_script {
-        command.arg("--run").arg(script);
+    let program = &converter.program;
+    let mut command = libguestfs_command(program, options);
+    let run_script = options.run_script.as_ref().filter(|_| linux_guest);
+    let mut scripts = Vec::new();
+    if let Some(script) = run_script {
+        scripts.extend([std::ffi::OsStr::new("--run"), script.as_os_str()]);
     }
     if let Some(script) = &options.firstboot_script {
-        command.arg("--firstboot").arg(script);
+        scripts.extend([std::ffi::OsStr::new("--firstboot"), script.as_os_str()]);
+    }
+    if converter.customize.is_none() {
+        command.args(&scripts);
     }
     command.args(&options.extra_args);
     let xml_path = work_dir.join("virt-v2v-domain.xml");
-    if options.multi_disk {
+    let converted: &[ConvertDisk] = if options.multi_disk {
         private_files::open_private(&xml_path, Open::Truncate)
             .and_then(|mut file| file.write_all(libvirt_xml(vm_name, disks).as_bytes()))
             .map_err(|cause| Error::Io {
@@ -89,12 +161,46 @@ pub fn convert(
                 cause,
             })?;
         command.arg("-i").arg("libvirtxml").arg(&xml_path);
+        disks
     } else {
         let boot = disks
             .first()
             .ok_or_else(|| Error::Conversion("no disk to convert".into()))?;
         command.arg("-i").arg("disk").arg(&boot.device);
+        std::slice::from_ref(boot)
+    };
+    let result = run_logged(&mut command, program, log);
+    let _ = std::fs::remove_file(&xml_path);
+    result?;
+    if let Some(customize) = &converter.customize
+        && !scripts.is_empty()
+    {
+        let mut command = libguestfs_command(customize, options);
+        command.args(["--format", "raw"]);
+        for disk in converted {
+            command.arg("-a").arg(&disk.device);
+        }
+        command.args(&scripts);
+        run_logged(&mut command, customize, log)?;
     }
+    Ok(())
+}
+
+/// A libguestfs tool with an allow-listed environment and the direct backend (no libvirtd on a
+/// conversion host).
+fn libguestfs_command(program: &Path, options: &ConversionOptions) -> Command {
+    let mut command = Command::new(program);
+    conversion_host::child_env::restrict(&mut command).env("LIBGUESTFS_BACKEND", "direct");
+    if options.debug {
+        command
+            .env("LIBGUESTFS_DEBUG", "1")
+            .env("LIBGUESTFS_TRACE", "1");
+    }
+    command
+}
+
+/// Runs `command` with its output appended to `log`; an exit other than 0 is a conversion error.
+fn run_logged(command: &mut Command, program: &Path, log: &Path) -> Result<()> {
     let log_file = private_files::open_private(log, Open::Append).map_err(|cause| Error::Io {
         what: format!("cannot open {}", log.display()),
         cause,
@@ -113,10 +219,11 @@ pub fn convert(
             what: format!("cannot run {}", program.display()),
             cause,
         })?;
-    let _ = std::fs::remove_file(&xml_path);
     if !status.success() {
+        let name = program.file_name().unwrap_or(program.as_os_str());
         return Err(Error::Conversion(format!(
-            "{PROGRAM} failed ({status}); its output is in {}",
+            "{} failed ({status}); its output is in {}",
+            name.to_string_lossy(),
             log.display()
         )));
     }

@@ -482,7 +482,7 @@ struct Work<'a> {
     server_id: &'a str,
     journal: Arc<Journal>,
     cleanup: Arc<Cleanup>,
-    conversion_program: Option<std::path::PathBuf>,
+    conversion_program: Option<conversion::Converter>,
 }
 
 impl Work<'_> {
@@ -905,7 +905,7 @@ impl Work<'_> {
 
     async fn convert(
         &self,
-        program: &std::path::Path,
+        program: &conversion::Converter,
         options: &crate::request::ConversionOptions,
         outcomes: &[(DiskOutcome, Volume)],
     ) -> Result<()> {
@@ -944,7 +944,7 @@ impl Work<'_> {
         self.journal
             .event("conversion", format!("running {}", conversion::PROGRAM));
         let linux = vm_export::convert::vmkit_info(self.vm).guest.family == "linux";
-        let program = program.to_owned();
+        let program = program.clone();
         let options = options.clone();
         let name = self.vm.name.clone();
         let work_dir = self.files.dir.clone();

@@ -1043,37 +1043,11 @@ fn the_guest_is_converted_in_place_on_the_attached_volumes() {
             ],
         ),
     );
-    // A stand-in virt-v2v-in-place: records how it was run and marks every disk it was given,
-    // proving it ran on the attached volumes.
     let bin = bed.data.path().join("v2v-bin");
-    std::fs::create_dir_all(&bin).unwrap();
     let record = bed.data.path().join("v2v-record");
+    stand_in_conversion_tools(&bin, &record, true);
     let script = bed.data.path().join("firstboot.sh");
     std::fs::write(&script, "#!/bin/sh\n").unwrap();
-    std::fs::write(
-        bin.join("virt-v2v-in-place"),
-        format!(
-            r#"#!/bin/sh
-printf '%s\n' "$@" > {record}
-echo "LIBGUESTFS_BACKEND=$LIBGUESTFS_BACKEND" >> {record}
-prev=
-for a in "$@"; do
-  if [ "$prev" = libvirtxml ]; then
-    cp "$a" {record}.xml
-    for dev in $(sed -n "s/.*<source dev='\([^']*\)'.*/\1/p" "$a"); do printf 'converted' | dd of="$dev" bs=9 count=1 conv=notrunc 2>/dev/null; done
-  fi
-  prev=$a
-done
-"#,
-            record = record.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        bin.join("virt-v2v-in-place"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let args = bed.args(
         &vm,
         json!({"skipconversion": false, "multidiskfs": true, "bootscript": script, "extraopts": "--key 'ALL:file:/a b' -v"}),
@@ -1466,4 +1440,140 @@ fn a_planted_lock_symlink_is_refused_and_its_target_unchanged() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "must stay");
     assert!(bed.volumes_of(&vm).is_empty());
     assert!(bed.snapshots(&vm).is_empty());
+}
+
+/// Stand-ins for the conversion tools in `bin`: a virt-v2v-in-place that records how it was run
+/// in `record` and marks every disk it was given (proving it ran on the attached volumes), whose
+/// `--help` lists `--firstboot` only when `takes_scripts` (virt-v2v 2.3 on); and a
+/// virt-customize that records its arguments in `<record>.customize`.
+fn stand_in_conversion_tools(bin: &Path, record: &Path, takes_scripts: bool) {
+    std::fs::create_dir_all(bin).unwrap();
+    let help = if takes_scripts {
+        "  --firstboot <script>  Install firstboot script in the guest"
+    } else {
+        "  -i <disk|libvirtxml>  Set input mode"
+    };
+    let tools = [
+        (
+            "virt-v2v-in-place",
+            format!(
+                r#"#!/bin/sh
+if [ "$1" = --help ]; then echo '{help}'; exit 0; fi
+printf '%s\n' "$@" > {record}
+echo "LIBGUESTFS_BACKEND=$LIBGUESTFS_BACKEND" >> {record}
+prev=
+for a in "$@"; do
+  if [ "$prev" = libvirtxml ]; then
+    cp "$a" {record}.xml
+    for dev in $(sed -n "s/.*<source dev='\([^']*\)'.*/\1/p" "$a"); do printf 'converted' | dd of="$dev" bs=9 count=1 conv=notrunc 2>/dev/null; done
+  fi
+  prev=$a
+done
+"#,
+                record = record.display()
+            ),
+        ),
+        (
+            "virt-customize",
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}.customize\n",
+                record = record.display()
+            ),
+        ),
+    ];
+    for (name, text) in tools {
+        std::fs::write(bin.join(name), text).unwrap();
+        std::fs::set_permissions(
+            bin.join(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+}
+
+/// virt-v2v-in-place 2.2 (Debian 12) has no `--firstboot`/`--run`: the scripts go in through
+/// virt-customize on the same converted disks after the conversion.
+#[test]
+fn scripts_go_through_virt_customize_when_virt_v2v_in_place_lacks_them() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "conv22",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![
+                disk(MIB, "pvscsi", json!({"kind": "random", "seed": 111})),
+                disk(MIB, "sata", json!({"kind": "random", "seed": 112})),
+            ],
+        ),
+    );
+    let bin = bed.data.path().join("v2v22-bin");
+    let record = bed.data.path().join("v2v22-record");
+    stand_in_conversion_tools(&bin, &record, false);
+    let script = bed.data.path().join("firstboot22.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let args = bed.args(
+        &vm,
+        json!({"skipconversion": false, "multidiskfs": true, "bootscript": script}),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let result = parse(
+        &module_command(&args, bed.data.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(result["failed"], json!(false), "{result:#}");
+    let converted = std::fs::read_to_string(&record).unwrap();
+    assert!(!converted.contains("--firstboot"), "{converted}");
+    let customized = std::fs::read_to_string(format!("{}.customize", record.display())).unwrap();
+    let lines: Vec<&str> = customized.lines().collect();
+    assert_eq!(lines[..2], ["--format", "raw"], "{customized}");
+    assert_eq!(
+        lines.iter().filter(|l| **l == "-a").count(),
+        2,
+        "both disks: {customized}"
+    );
+    assert_eq!(
+        lines[lines.len() - 2..],
+        ["--firstboot", script.to_str().unwrap()],
+        "{customized}"
+    );
+    bed.assert_clean(&vm, &result);
+
+    // Without virt-customize either, the run is refused before anything changes.
+    std::fs::remove_file(bin.join("virt-customize")).unwrap();
+    let other = bed.create_vm(
+        "conv22none",
+        vm_spec(
+            "bios",
+            "on",
+            false,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 113}))],
+        ),
+    );
+    let args = bed.args(
+        &other,
+        json!({"skipconversion": false, "bootscript": script}),
+    );
+    let refused = parse(
+        &module_command(&args, bed.data.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(refused["failed"], json!(true), "{refused:#}");
+    let msg = refused["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("virt-customize") && msg.contains("import_workloads_boot_script_path"),
+        "{msg}"
+    );
+    assert!(bed.volumes_of(&other).is_empty(), "a volume was created");
+    assert_eq!(
+        bed.power_state(&other),
+        vsphere::vm::PowerState::PoweredOn,
+        "the VM was powered off"
+    );
 }
