@@ -129,8 +129,13 @@ pub struct ConvertDisk {
     pub bus: &'static str,
 }
 
+/// Converts the guest on `disks`. A cancel (signal, or a failure elsewhere) stops the tools
+/// within seconds: SIGTERM to their process group (libguestfs's appliance included), SIGKILL
+/// after [`STOP_GRACE`].
+#[allow(clippy::too_many_arguments)]
 pub fn convert(
     converter: &Converter,
+    cancel: &copy_engine::Cancel,
     vm_name: &str,
     linux_guest: bool,
     disks: &[ConvertDisk],
@@ -169,7 +174,7 @@ pub fn convert(
         command.arg("-i").arg("disk").arg(&boot.device);
         std::slice::from_ref(boot)
     };
-    let result = run_logged(&mut command, program, log);
+    let result = run_logged(&mut command, program, log, cancel);
     let _ = std::fs::remove_file(&xml_path);
     result?;
     if let Some(customize) = &converter.customize
@@ -181,7 +186,7 @@ pub fn convert(
             command.arg("-a").arg(&disk.device);
         }
         command.args(&scripts);
-        run_logged(&mut command, customize, log)?;
+        run_logged(&mut command, customize, log, cancel)?;
     }
     Ok(())
 }
@@ -199,8 +204,18 @@ fn libguestfs_command(program: &Path, options: &ConversionOptions) -> Command {
     command
 }
 
-/// Runs `command` with its output appended to `log`; an exit other than 0 is a conversion error.
-fn run_logged(command: &mut Command, program: &Path, log: &Path) -> Result<()> {
+/// How long a cancelled tool gets to clean up (its appliance, its overlays) before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs `command` in its own process group with its output appended to `log`; an exit other
+/// than 0 is a conversion error, a cancel stops the whole group.
+fn run_logged(
+    command: &mut Command,
+    program: &Path,
+    log: &Path,
+    cancel: &copy_engine::Cancel,
+) -> Result<()> {
+    use std::os::unix::process::CommandExt as _;
     let log_file = private_files::open_private(log, Open::Append).map_err(|cause| Error::Io {
         what: format!("cannot open {}", log.display()),
         cause,
@@ -210,15 +225,27 @@ fn run_logged(command: &mut Command, program: &Path, log: &Path) -> Result<()> {
         cause,
     })?;
     tracing::info!(?command, "converting the guest");
-    let status = command
+    let spawn_error = |cause| Error::Io {
+        what: format!("cannot run {}", program.display()),
+        cause,
+    };
+    let mut child = command
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(log_file)
         .stderr(log_err)
-        .status()
-        .map_err(|cause| Error::Io {
-            what: format!("cannot run {}", program.display()),
-            cause,
-        })?;
+        .spawn()
+        .map_err(spawn_error)?;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(spawn_error)? {
+            break status;
+        }
+        if cancel.is_cancelled() {
+            stop_group(&mut child);
+            return Err(Error::Cancelled);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     if !status.success() {
         let name = program.file_name().unwrap_or(program.as_os_str());
         return Err(Error::Conversion(format!(
@@ -228,6 +255,29 @@ fn run_logged(command: &mut Command, program: &Path, log: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// SIGTERM to the child's process group, SIGKILL to it after [`STOP_GRACE`]; reaps the child.
+fn stop_group(child: &mut std::process::Child) {
+    let Ok(group) = i32::try_from(child.id()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals the group the child leads (process_group(0));
+    // no memory is involved.
+    unsafe { libc::kill(-group, libc::SIGTERM) };
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The group may outlive its leader (the appliance's qemu): it goes too.
+    // SAFETY: as above.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    let _ = child.wait();
 }
 
 fn libvirt_xml(vm_name: &str, disks: &[ConvertDisk]) -> String {

@@ -949,8 +949,15 @@ impl Work<'_> {
         let name = self.vm.name.clone();
         let work_dir = self.files.dir.clone();
         let log = self.files.dir.join("virt-v2v.log");
+        let cancel = self.cleanup.cancel_handle();
+        // Counted as a writer to the attached volumes: a cleanup detaches them only once the
+        // conversion has stopped.
+        let writing = self.cleanup.copy_started();
         let result = tokio::task::spawn_blocking(move || {
-            conversion::convert(&program, &name, linux, &disks, &options, &work_dir, &log)
+            let _writing = writing;
+            conversion::convert(
+                &program, &cancel, &name, linux, &disks, &options, &work_dir, &log,
+            )
         })
         .await
         .map_err(|e| Error::Conversion(format!("the conversion thread ended: {e}")))?;

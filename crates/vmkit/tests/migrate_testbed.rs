@@ -1577,3 +1577,94 @@ fn scripts_go_through_virt_customize_when_virt_v2v_in_place_lacks_them() {
         "the VM was powered off"
     );
 }
+
+/// SIGTERM during the conversion stops virt-v2v-in-place and everything it started (its process
+/// group) before the volumes are detached, and the run ends within seconds.
+#[test]
+fn sigterm_during_the_conversion_stops_the_tool_and_its_children() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "convterm",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 121}))],
+        ),
+    );
+    let bin = bed.data.path().join("v2vslow-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let pids = bed.data.path().join("v2vslow-pids");
+    // A conversion that never ends on its own, with a child of its own (as the appliance is).
+    std::fs::write(
+        bin.join("virt-v2v-in-place"),
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --help ] && exit 0\nsleep 600 &\necho $$ $! > {}\nwait\n",
+            pids.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("virt-v2v-in-place"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let args = bed.args(&vm, json!({"skipconversion": false}));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut child = module_command(&args, bed.data.path())
+        .env("PATH", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .split_whitespace()
+        .count()
+        < 2
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the module ended early"
+        );
+        assert!(start.elapsed() < Duration::from_secs(180), "no conversion");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let signalled = Instant::now();
+    while child.try_wait().unwrap().is_none() && signalled.elapsed() < Duration::from_secs(90) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = signalled.elapsed();
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    eprintln!("migrate ended {took:?} after SIGTERM during the conversion");
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    for pid in std::fs::read_to_string(&pids).unwrap().split_whitespace() {
+        // A zombie (waiting for a PID 1 that may not reap) has stopped running.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+        assert!(
+            stat.is_empty() || state.starts_with('Z'),
+            "conversion process {pid} still runs: {stat}"
+        );
+    }
+    assert!(took < Duration::from_secs(30), "{took:?} after SIGTERM");
+    bed.assert_clean(&vm, &result);
+    for volume in bed.volumes_of(&vm) {
+        assert!(
+            volume.attachments.is_empty(),
+            "volume {} attached",
+            volume.id
+        );
+        assert_ne!(
+            volume.metadata.get("converted").map(String::as_str),
+            Some("true")
+        );
+    }
+}
