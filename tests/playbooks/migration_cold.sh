@@ -7,7 +7,7 @@ source "$(dirname "$0")/e2e/lib.sh"
 vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 trap 'cleanup_vms $vm; cleanup_networks; rm -rf "$work"' EXIT
 make_networks || fail "could not create the test networks"
-vars=(-e "{\"vms_list\": [\"$vm\"], \"use_fixed_ips\": true, \"security_groups\": \"$VMKIT_TEST_SECURITY_GROUP\",
+vars=(-e "{\"vms_list\": [\"$vm\"], \"use_fixed_ips\": true, \"nbd_timeout\": 300, \"security_groups\": \"$VMKIT_TEST_SECURITY_GROUP\",
            \"network_map\": {\"VM Network\": \"$prefix-net-a\", \"dpg-prod\": \"$prefix-net-b\"}}")
 
 playbook migration "${vars[@]}" -e os_migrate_create_os_instance=false || fail "migration.yml, volumes only"
