@@ -1247,16 +1247,7 @@ fn sigterm_ends_a_migrate_blocked_on_a_stalled_source_within_10_s() {
     }
     // Let the copy block on its first read.
     std::thread::sleep(Duration::from_secs(2));
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let signalled = Instant::now();
-    while child.try_wait().unwrap().is_none() && signalled.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let took = signalled.elapsed();
-    if child.try_wait().unwrap().is_none() {
-        child.kill().unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let (took, out) = terminate(child, Duration::from_secs(60));
     eprintln!("migrate ended {took:?} after SIGTERM");
     assert!(took < Duration::from_secs(10), "{took:?} after SIGTERM");
     let result = parse(&out);
@@ -1632,16 +1623,7 @@ fn sigterm_during_the_conversion_stops_the_tool_and_its_children() {
         assert!(start.elapsed() < Duration::from_secs(180), "no conversion");
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let signalled = Instant::now();
-    while child.try_wait().unwrap().is_none() && signalled.elapsed() < Duration::from_secs(90) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let took = signalled.elapsed();
-    if child.try_wait().unwrap().is_none() {
-        child.kill().unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let (took, out) = terminate(child, Duration::from_secs(90));
     eprintln!("migrate ended {took:?} after SIGTERM during the conversion");
     let result = parse(&out);
     assert_eq!(result["failed"], json!(true), "{result:#}");
@@ -1667,4 +1649,18 @@ fn sigterm_during_the_conversion_stops_the_tool_and_its_children() {
             Some("true")
         );
     }
+}
+
+/// SIGTERM to `child`, then how long it took to end (SIGKILL past `limit`) and its output.
+fn terminate(mut child: Child, limit: Duration) -> (Duration, Output) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let signalled = Instant::now();
+    while child.try_wait().unwrap().is_none() && signalled.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = signalled.elapsed();
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+    }
+    (took, child.wait_with_output().unwrap())
 }
