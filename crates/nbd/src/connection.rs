@@ -640,6 +640,14 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream
     Err(last)
 }
 
+/// What a socket read or write timeout looks like (`EAGAIN` on Linux, `TimedOut` elsewhere).
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// Runs the handshake; the whole of it must be over by `timeout`, however the server trickles.
 fn negotiate(stream: &mut Stream, export: &str, timeout: Duration) -> Result<ExportInfo, Error> {
     let deadline = Instant::now() + timeout;
@@ -650,12 +658,6 @@ fn negotiate(stream: &mut Stream, export: &str, timeout: Duration) -> Result<Exp
         } else {
             Ok(left)
         }
-    };
-    let timed_out = |e: &io::Error| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        )
     };
     let mut handshake = Handshake::new(export, true)?;
     let mut scratch = Vec::new();
@@ -833,14 +835,7 @@ impl ReplyReader {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    self.check_overdue()?
-                }
+                Err(e) if timed_out(&e) => self.check_overdue()?,
                 Err(e) => return Err(Stop::Failed(Error::Disconnected(e.to_string()))),
             }
         }
