@@ -153,11 +153,7 @@ pub async fn find(cloud: &Client, id: &Identity<'_>) -> Result<Placement> {
                     "{} volumes are named {name:?} with osm=true and record no VM ({}); delete the \
                      ones that are not disk {key} of VM {:?} (delete_volume)",
                     several.len(),
-                    several
-                        .iter()
-                        .map(|v| v.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    ids(several.iter().copied()),
                     id.vm_name
                 )));
             }
@@ -199,9 +195,9 @@ async fn list(cloud: &Client, name: Option<&str>, pairs: &[(&str, String)]) -> R
     })
 }
 
-fn ids(found: &[Volume]) -> String {
+fn ids<'a>(found: impl IntoIterator<Item = &'a Volume>) -> String {
     found
-        .iter()
+        .into_iter()
         .map(|v| v.id.as_str())
         .collect::<Vec<_>>()
         .join(", ")
