@@ -196,6 +196,17 @@ impl Bed {
         })
     }
 
+    /// A refused run touched nothing of `vm`: no snapshot, no volume, still powered on.
+    fn assert_untouched(&self, vm: &str) {
+        assert!(self.snapshots(vm).is_empty(), "a snapshot was taken");
+        assert!(self.volumes_of(vm).is_empty(), "a volume was created");
+        assert_eq!(
+            self.power_state(vm),
+            vsphere::vm::PowerState::PoweredOn,
+            "the VM was powered off"
+        );
+    }
+
     /// A volume made by hand, as another VM's run or the original collection would leave it.
     fn plant_volume(&self, name: &str, metadata: &[(&str, &str)]) -> String {
         let opts = volumes::CreateOpts {
@@ -1016,15 +1027,7 @@ fn a_conversion_without_virt_v2v_in_place_fails_before_anything_changes() {
         msg.contains("virt-v2v-in-place is not installed") && msg.contains("skipconversion"),
         "{msg}"
     );
-    assert!(bed.snapshots(&vm).is_empty());
-    let found = bed.volumes_of(&vm);
-    assert!(found.is_empty(), "a volume was created");
-    let power = bed.power_state(&vm);
-    assert_eq!(
-        power,
-        vsphere::vm::PowerState::PoweredOn,
-        "the VM was powered off"
-    );
+    bed.assert_untouched(&vm);
 }
 
 #[test]
@@ -1561,12 +1564,7 @@ fn scripts_go_through_virt_customize_when_virt_v2v_in_place_lacks_them() {
         msg.contains("virt-customize") && msg.contains("import_workloads_boot_script_path"),
         "{msg}"
     );
-    assert!(bed.volumes_of(&other).is_empty(), "a volume was created");
-    assert_eq!(
-        bed.power_state(&other),
-        vsphere::vm::PowerState::PoweredOn,
-        "the VM was powered off"
-    );
+    bed.assert_untouched(&other);
 }
 
 /// SIGTERM during the conversion stops virt-v2v-in-place and everything it started (its process
