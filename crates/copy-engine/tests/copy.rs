@@ -580,8 +580,12 @@ fn cancel_stops_drains_and_flushes() {
 }
 
 /// nbdkit whose every read sleeps an hour: a source stalled forever.
+/// One worker thread per connection: when the client gives up on a stalled request, nbdkit
+/// 1.32's delay filter and a second worker both write to the closing socket, and nbdkit aborts
+/// on `raw_send_socket: Assertion 'sock >= 0'` (seen in CI) — the reconnect then finds no server.
 fn stalled_source() -> NbdServer {
     Nbdkit::new("pattern")
+        .option("--threads=1")
         .arg("size=16M")
         .filter("delay")
         .arg("rdelay=3600")
