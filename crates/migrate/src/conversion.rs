@@ -31,8 +31,10 @@ fn find_program(name: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct Converter {
     pub program: PathBuf,
-    /// Set when `runscript`/`bootscript` must go through `virt-customize` after the conversion:
-    /// virt-v2v-in-place before 2.3 (Debian 12 ships 2.2) has no `--run`/`--firstboot`.
+    /// Whether `program` takes `--run`/`--firstboot`: virt-v2v-in-place before 2.3 (Debian 12
+    /// ships 2.2) has neither.
+    takes_scripts: bool,
+    /// `virt-customize`, which runs the scripts after the conversion when `program` cannot.
     customize: Option<PathBuf>,
 }
 
@@ -62,20 +64,24 @@ pub fn preflight(options: &ConversionOptions) -> Result<Converter> {
             )));
         }
     }
+    let takes_scripts = takes_script_options(&program)?;
+    let customize = (!takes_scripts)
+        .then(|| find_program(CUSTOMIZE_PROGRAM))
+        .flatten();
     let has_scripts = options.run_script.is_some() || options.firstboot_script.is_some();
-    let customize = if !has_scripts || takes_script_options(&program)? {
-        None
-    } else {
-        Some(find_program(CUSTOMIZE_PROGRAM).ok_or_else(|| {
-            Error::Refused(format!(
-                "argument 'runscript'/'bootscript': this conversion host's {PROGRAM} has no \
-                 --run/--firstboot (virt-v2v before 2.3) and {CUSTOMIZE_PROGRAM} is not installed; \
-                 install libguestfs-tools (import_workloads_boot_script_path and \
-                 import_workloads_run_script_path need one of them), or drop the scripts"
-            ))
-        })?)
-    };
-    Ok(Converter { program, customize })
+    if has_scripts && !takes_scripts && customize.is_none() {
+        return Err(Error::Refused(format!(
+            "argument 'runscript'/'bootscript': this conversion host's {PROGRAM} has no \
+             --run/--firstboot (virt-v2v before 2.3) and {CUSTOMIZE_PROGRAM} is not installed; \
+             install libguestfs-tools (import_workloads_boot_script_path and \
+             import_workloads_run_script_path need one of them), or drop the scripts"
+        )));
+    }
+    Ok(Converter {
+        program,
+        takes_scripts,
+        customize,
+    })
 }
 
 /// Whether this virt-v2v-in-place takes `--firstboot`/`--run` itself: its `--help` lists them
@@ -129,38 +135,70 @@ pub struct ConvertDisk {
     pub bus: &'static str,
 }
 
-/// Converts the guest on `disks`. A cancel (signal, or a failure elsewhere) stops the tools
-/// within seconds: SIGTERM to their process group (libguestfs's appliance included), SIGKILL
-/// after [`STOP_GRACE`].
-#[allow(clippy::too_many_arguments)]
+/// The guest being converted.
+pub struct Guest<'a> {
+    pub vm_name: &'a str,
+    pub linux: bool,
+    /// For a Linux guest: the script that keeps its interface names (guest_network.rs).
+    pub network_script: Option<String>,
+}
+
+/// Converts the guest on `disks`; returns a note when the guest's interface names could not be
+/// kept. A cancel (signal, or a failure elsewhere) stops the tools within seconds: SIGTERM to
+/// their process group (libguestfs's appliance included), SIGKILL after [`STOP_GRACE`].
 pub fn convert(
     converter: &Converter,
     cancel: &copy_engine::Cancel,
-    vm_name: &str,
-    linux_guest: bool,
+    guest: &Guest<'_>,
     disks: &[ConvertDisk],
     options: &ConversionOptions,
     work_dir: &Path,
     log: &Path,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let program = &converter.program;
     let mut command = libguestfs_command(program, options);
-    let run_script = options.run_script.as_ref().filter(|_| linux_guest);
+    let network_path = work_dir.join("keep-nic-names.sh");
+    let mut note = None;
+    let network_script = match guest.network_script.as_deref().filter(|_| guest.linux) {
+        Some(_) if !converter.takes_scripts && converter.customize.is_none() => {
+            note = Some(format!(
+                "the guest's interface names were not kept: this conversion host's {PROGRAM} \
+                 has no --run and {CUSTOMIZE_PROGRAM} is not installed (install libguestfs-tools); \
+                 a NIC configured by name may come up unconfigured"
+            ));
+            None
+        }
+        Some(text) => {
+            private_files::open_private(&network_path, Open::Truncate)
+                .and_then(|mut file| file.write_all(text.as_bytes()))
+                .map_err(|cause| Error::Io {
+                    what: format!("cannot write {}", network_path.display()),
+                    cause,
+                })?;
+            Some(network_path.as_path())
+        }
+        None => None,
+    };
+    let run_script = options.run_script.as_ref().filter(|_| guest.linux);
     let mut scripts = Vec::new();
-    if let Some(script) = run_script {
+    // Ours first: the user's script then sees the names the guest's configuration uses.
+    for script in network_script
+        .into_iter()
+        .chain(run_script.map(PathBuf::as_path))
+    {
         scripts.extend([std::ffi::OsStr::new("--run"), script.as_os_str()]);
     }
     if let Some(script) = &options.firstboot_script {
         scripts.extend([std::ffi::OsStr::new("--firstboot"), script.as_os_str()]);
     }
-    if converter.customize.is_none() {
+    if converter.takes_scripts {
         command.args(&scripts);
     }
     command.args(&options.extra_args);
     let xml_path = work_dir.join("virt-v2v-domain.xml");
     let converted: &[ConvertDisk] = if options.multi_disk {
         private_files::open_private(&xml_path, Open::Truncate)
-            .and_then(|mut file| file.write_all(libvirt_xml(vm_name, disks).as_bytes()))
+            .and_then(|mut file| file.write_all(libvirt_xml(guest.vm_name, disks).as_bytes()))
             .map_err(|cause| Error::Io {
                 what: format!("cannot write {}", xml_path.display()),
                 cause,
@@ -174,10 +212,11 @@ pub fn convert(
         command.arg("-i").arg("disk").arg(&boot.device);
         std::slice::from_ref(boot)
     };
-    let result = run_logged(&mut command, program, log, cancel);
+    let mut result = run_logged(&mut command, program, log, cancel);
     let _ = std::fs::remove_file(&xml_path);
-    result?;
-    if let Some(customize) = &converter.customize
+    if result.is_ok()
+        && !converter.takes_scripts
+        && let Some(customize) = &converter.customize
         && !scripts.is_empty()
     {
         let mut command = libguestfs_command(customize, options);
@@ -186,9 +225,10 @@ pub fn convert(
             command.arg("-a").arg(&disk.device);
         }
         command.args(&scripts);
-        run_logged(&mut command, customize, log, cancel)?;
+        result = run_logged(&mut command, customize, log, cancel);
     }
-    Ok(())
+    let _ = std::fs::remove_file(&network_path);
+    result.map(|()| note)
 }
 
 /// A libguestfs tool with an allow-listed environment and the direct backend (no libvirtd on a

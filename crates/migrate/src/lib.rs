@@ -9,6 +9,7 @@ mod attach;
 mod cleanup;
 pub mod conversion;
 mod error;
+pub mod guest_network;
 mod host;
 mod journal;
 mod lock;

@@ -32,6 +32,7 @@ use crate::attach::{self, Attached};
 use crate::cleanup::{Cleanup, Undo};
 use crate::conversion::{self, ConvertDisk};
 use crate::error::{Error, Result, Step};
+use crate::guest_network;
 use crate::journal::Journal;
 use crate::lock::VmLock;
 use crate::names::{SNAPSHOT_DESCRIPTION, SNAPSHOT_NAME};
@@ -275,7 +276,7 @@ async fn migrate_vm(
     match result {
         Ok(mut outcome) => {
             outcome.seconds = started.elapsed().as_secs_f64();
-            outcome.notes = notes;
+            outcome.notes.splice(0..0, notes);
             journal.record(json!({ "summary": outcome }));
             journal.log(format!("done in {:.1} s", outcome.seconds));
             Ok(outcome)
@@ -574,11 +575,12 @@ impl Work<'_> {
         );
 
         let mut conversion_ran = false;
+        let mut notes = Vec::new();
         if phase.is_final() {
             if let (Some(program), Some(options)) =
                 (&self.conversion_program, &self.request.conversion)
             {
-                self.convert(program, options, &outcomes).await?;
+                notes.extend(self.convert(program, options, &outcomes).await?);
                 conversion_ran = true;
             }
             self.finalize(&outcomes, conversion_ran).await?;
@@ -603,7 +605,7 @@ impl Work<'_> {
             conversion_ran,
             power_off,
             seconds: 0.0,
-            notes: Vec::new(),
+            notes,
         })
     }
 
@@ -908,7 +910,7 @@ impl Work<'_> {
         program: &conversion::Converter,
         options: &crate::request::ConversionOptions,
         outcomes: &[(DiskOutcome, Volume)],
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let wanted: Vec<&(DiskOutcome, Volume)> = if options.multi_disk {
             outcomes.iter().collect()
         } else {
@@ -944,6 +946,8 @@ impl Work<'_> {
         self.journal
             .event("conversion", format!("running {}", conversion::PROGRAM));
         let linux = vm_export::convert::vmkit_info(self.vm).guest.family == "linux";
+        // The addresses VMware Tools reported when the run began (the VM may be off by now).
+        let network_script = guest_network::script(&guest_network::nics_of(self.vm));
         let program = program.clone();
         let options = options.clone();
         let name = self.vm.name.clone();
@@ -955,9 +959,12 @@ impl Work<'_> {
         let writing = self.cleanup.copy_started();
         let result = tokio::task::spawn_blocking(move || {
             let _writing = writing;
-            conversion::convert(
-                &program, &cancel, &name, linux, &disks, &options, &work_dir, &log,
-            )
+            let guest = conversion::Guest {
+                vm_name: &name,
+                linux,
+                network_script,
+            };
+            conversion::convert(&program, &cancel, &guest, &disks, &options, &work_dir, &log)
         })
         .await
         .map_err(|e| Error::Conversion(format!("the conversion thread ended: {e}")))?;
@@ -973,9 +980,12 @@ impl Work<'_> {
             .await?;
             self.cleanup.done(&undo);
         }
-        result?;
+        let note = result?;
+        if let Some(note) = &note {
+            self.journal.event("guest_network", note);
+        }
         self.journal.event("converted", "guest converted");
-        Ok(())
+        Ok(note)
     }
 
     /// Final disks: marked converted (so the instance is made), the boot volume bootable with

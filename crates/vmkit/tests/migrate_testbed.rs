@@ -1034,18 +1034,18 @@ fn a_conversion_without_virt_v2v_in_place_fails_before_anything_changes() {
 fn the_guest_is_converted_in_place_on_the_attached_volumes() {
     let _turn = turn();
     let bed = Bed::new();
-    let vm = bed.create_vm(
-        "conv",
-        vm_spec(
-            "bios",
-            "off",
-            false,
-            vec![
-                disk(2 * MIB, "pvscsi", json!({"kind": "random", "seed": 101})),
-                disk(MIB, "sata", json!({"kind": "random", "seed": 102})),
-            ],
-        ),
+    let mut spec = vm_spec(
+        "bios",
+        "on",
+        false,
+        vec![
+            disk(2 * MIB, "pvscsi", json!({"kind": "random", "seed": 101})),
+            disk(MIB, "sata", json!({"kind": "random", "seed": 102})),
+        ],
     );
+    spec["nics"] = json!([{"adapter": "vmxnet3", "portgroup": "VM Network",
+        "mac": "00:50:56:3F:00:01", "ips": ["192.0.2.44/24"]}]);
+    let vm = bed.create_vm("conv", spec);
     let bin = bed.data.path().join("v2v-bin");
     let record = bed.data.path().join("v2v-record");
     stand_in_conversion_tools(&bin, &record, true);
@@ -1068,6 +1068,8 @@ fn the_guest_is_converted_in_place_on_the_attached_volumes() {
     assert_eq!(
         lines,
         [
+            "--run",
+            lines[1],
             "--firstboot",
             script.to_str().unwrap(),
             "--key",
@@ -1075,11 +1077,19 @@ fn the_guest_is_converted_in_place_on_the_attached_volumes() {
             "-v",
             "-i",
             "libvirtxml",
-            lines[7],
+            lines[9],
             "LIBGUESTFS_BACKEND=direct"
         ],
         "{argv}"
     );
+    // The guest keeps its interface name: our script, with the MAC and the address the guest
+    // reported when the run began, went in first; it is removed afterwards.
+    let network = std::fs::read_to_string(format!("{}.run", record.display())).unwrap();
+    assert!(
+        network.ends_with("\nkeep_nic_names '/' 00:50:56:3f:00:01=192.0.2.44\n"),
+        "{network}"
+    );
+    assert!(!Path::new(lines[1]).exists(), "{}", lines[1]);
     let xml = std::fs::read_to_string(format!("{}.xml", record.display())).unwrap();
     assert!(
         xml.contains("bus='scsi'") && xml.contains("bus='sata'"),
@@ -1457,6 +1467,7 @@ printf '%s\n' "$@" > {record}
 echo "LIBGUESTFS_BACKEND=$LIBGUESTFS_BACKEND" >> {record}
 prev=
 for a in "$@"; do
+  if [ "$prev" = --run ]; then cat "$a" >> {record}.run; fi
   if [ "$prev" = libvirtxml ]; then
     cp "$a" {record}.xml
     for dev in $(sed -n "s/.*<source dev='\([^']*\)'.*/\1/p" "$a"); do printf 'converted' | dd of="$dev" bs=9 count=1 conv=notrunc 2>/dev/null; done
