@@ -4,7 +4,8 @@
 # is planted to fail in migrate (changed block
 # tracking is off; validation is told not to stop it): the 5 others are copied bit-exact, each VM
 # ran on exactly one host, both hosts were used, the failed VM's log was fetched, the play fails
-# at the end with a per-VM summary. Prints the wall time against one host with one slot.
+# at the end with a per-VM summary. With VMKIT_MANY_COMPARE=1 it also runs the plan on one host
+# with one slot and prints both wall times.
 source "$(dirname "$0")/e2e/lib.sh"
 vms=()
 for fixture in bad-usb bad-tpm bad-passthrough bad-no-guest-ips bad-dup-mac-a bad-cbt-off; do
@@ -46,6 +47,12 @@ phase() { # wall time of the migrations: first start to last end, over the VMs t
     "$work/data/migration-summary.json"
 }
 parallel_phase=$(phase)
+# The same plan on one host with one slot is a measurement, not a check: only when asked
+# (VMKIT_MANY_COMPARE=1, e.g. from the benchmarks), to keep the test suite's time down.
+if [ "${VMKIT_MANY_COMPARE:-0}" != 1 ]; then
+  echo "migration_many: ok (6 VMs, whole playbook / migrations only: ${parallel} s / ${parallel_phase} s on 2 hosts x 2 slots)"
+  exit 0
+fi
 cleanup_vms "${vms[@]}"
 start=$SECONDS
 playbook sync "${vars[@]}" -e os_migrate_concurrency=1 -e "{\"os_migrate_conversion_host_map\": {$(printf '"%s": "conv-a",' "${vms[@]}" | sed 's/,$//')}}" >"$work/run1.log" 2>&1
