@@ -419,6 +419,85 @@ pub fn split_args(text: &str) -> std::result::Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
+    /// A stand-in tool that writes its arguments, one per line, to `<dir>/argv`.
+    fn recording_tool(dir: &Path) -> PathBuf {
+        let program = dir.join("virt-v2v-in-place");
+        let text = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}/argv\n",
+            dir.display()
+        );
+        std::fs::write(&program, text).unwrap();
+        std::fs::set_permissions(
+            &program,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        program
+    }
+
+    fn converted_with(linux: bool) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let converter = Converter {
+            program: recording_tool(dir.path()),
+            takes_scripts: true,
+            customize: None,
+        };
+        let run = dir.path().join("run.sh");
+        std::fs::write(&run, "#!/bin/sh\n").unwrap();
+        let options = ConversionOptions {
+            run_script: Some(run),
+            firstboot_script: Some(dir.path().join("firstboot.ps1")),
+            extra_args: Vec::new(),
+            multi_disk: false,
+            debug: false,
+        };
+        let guest = Guest {
+            vm_name: "vm",
+            linux,
+            network_script: Some("#!/bin/sh\n".into()),
+        };
+        let disks = [ConvertDisk {
+            device: dir.path().join("disk"),
+            bus: "scsi",
+        }];
+        let log = dir.path().join("log");
+        convert(
+            &converter,
+            &copy_engine::Cancel::new(),
+            &guest,
+            &disks,
+            &options,
+            dir.path(),
+            &log,
+        )
+        .unwrap();
+        let argv = std::fs::read_to_string(dir.path().join("argv")).unwrap();
+        let dir = dir.path().display().to_string();
+        argv.lines().map(|l| l.replace(&dir, "D")).collect()
+    }
+
+    #[test]
+    fn a_windows_guest_gets_its_firstboot_script_but_no_linux_scripts() {
+        assert_eq!(
+            converted_with(false),
+            ["--firstboot", "D/firstboot.ps1", "-i", "disk", "D/disk"]
+        );
+        assert_eq!(
+            converted_with(true),
+            [
+                "--run",
+                "D/keep-nic-names.sh",
+                "--run",
+                "D/run.sh",
+                "--firstboot",
+                "D/firstboot.ps1",
+                "-i",
+                "disk",
+                "D/disk"
+            ]
+        );
+    }
+
     #[test]
     fn extra_options_split_like_a_shell() {
         assert_eq!(
