@@ -66,10 +66,11 @@ pub fn probe(nbdkit: &Path, libdir: &Path) -> Result<VddkProbe, ProbeError> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(ProbeError::NoPlugin {
             status: out.status,
+            // nbdkit's error, not the `Use 'nbdkit --help'` line after it.
             said: stderr
                 .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
+                .find(|l| l.contains("error:"))
+                .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
                 .unwrap_or("")
                 .trim()
                 .to_owned(),
