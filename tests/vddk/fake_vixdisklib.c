@@ -7,8 +7,9 @@
  *   and answers VixDiskLib_QueryAllocatedBlocks from that file's holes, so the plugin serves
  *   extents as it does with VDDK ≥ 6.7;
  * - it records nothing; this appends to a record file what the library was given: its directory,
- *   its configuration file's lines, the connection parameters, the snapshot, the transport modes and
- *   the disk opened, so a test compares them with what passed vSphere's own checks.
+ *   its configuration file's lines, the connection parameters, the snapshot, the transport modes,
+ *   the disk opened and each extents query (`extents=START+SECTORS`), so a test compares them
+ *   with what passed vSphere's own checks.
  *
  * Its settings are in `<libdir>/fake-vddk.conf` (`datastores=DIR`, `record=FILE`), beside the
  * lib64/ directory the plugin loads it from: the plugin's environment is not ours to set.
@@ -20,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -273,6 +275,7 @@ VixDiskLib_QueryAllocatedBlocks (VixDiskLibHandle handle,
   if (chunk_size == 0 || start_sector % chunk_size || nr_sectors % chunk_size ||
       start_sector + nr_sectors > disk->sectors)
     return VIX_E_FAIL;
+  record ("extents=%" PRIu64 "+%" PRIu64, start_sector, nr_sectors);
   chunks = nr_sectors / chunk_size;
   list = calloc (1, sizeof *list + chunks * sizeof (VixDiskLibBlock));
   if (list == NULL)

@@ -1036,6 +1036,15 @@ fn a_running_vm_migrates_over_vddk_through_the_real_plugin_bit_exact() {
     assert_eq!(host.received("read_only"), set(&["1"]));
     assert_eq!(host.received("transport_modes"), set(&["nbdssl:nbd"]));
     assert_eq!(host.received("open").len(), live.len());
+    // The copy's block-status queries reached VixDiskLib as extents queries, beyond the plugin's
+    // own first test of one 128-sector chunk.
+    let extents = host.received("extents");
+    assert!(
+        extents
+            .iter()
+            .any(|e| e.split_once('+').is_some_and(|(_, n)| n != "128")),
+        "{extents:?}"
+    );
     assert_eq!(
         host.received("lib_dir"),
         set(&[host.libdir.to_str().unwrap()])
