@@ -67,7 +67,12 @@ conversion_host:
       type: dict
       returned: always
     vddk:
-      description: C(plugin) (vddk plugin installed), C(libdir), C(libdir_present), C(library), C(version).
+      description:
+        - C(plugin) (vddk plugin installed), C(libdir), C(libdir_present), C(library), C(version) (VDDK's, from
+          the name of the library file the plugin loads, e.g. C(8.0.3); the NFC AIO settings of C(vddk_config)
+          need 7.0.1 or newer).
+        - C(plugin_version) and C(library_major), as nbdkit's own probe C(nbdkit vddk --dump-plugin libdir=...) says
+          (C(library_major) is null when the plugin found no VDDK in C(libdir)).
       type: dict
       returned: always
     virt_v2v_in_place:

@@ -3,6 +3,9 @@
 # filters), libnbd's tools (nbdinfo, nbdcopy, nbdsh + python3-libnbd for the benchmark baseline) and
 # qemu-nbd. Nothing runs in the background: each test starts its own server on a Unix socket in a
 # temporary directory (crates/testbed, `testbed::nbdkit`) and kills it when done.
+# The conversion host's real vddk plugin and the fake VixDiskLib of nbdkit's tests are built from
+# Debian's nbdkit source package by tests/vddk/build (cached under ~/.cache/vmkit/vddk) and run by
+# their paths: nbdkit's own plugin directory is left as Debian ships it.
 #
 # Sourced by scripts/testbed, which calls nbd_up | nbd_down | nbd_status | nbd_env.
 
@@ -28,7 +31,9 @@ nbd_up() {
   fi
   missing=$(_nbd_missing)
   [[ -z $missing ]] || { echo "[nbd] still missing: $missing" >&2; return 1; }
-  echo "[nbd] ready: $(nbdkit --version), $(nbdinfo --version | head -1), $(qemu-nbd --version | head -1)" >&2
+  local vddk
+  vddk=$("$TESTBED_REPO/tests/vddk/build") || { echo "[nbd] building the vddk plugin failed" >&2; return 1; }
+  echo "[nbd] ready: $(nbdkit --version), $(nbdinfo --version | head -1), $(qemu-nbd --version | head -1), vddk plugin: $(<"$vddk/SOURCE")" >&2
 }
 
 nbd_down() {
@@ -48,9 +53,19 @@ nbd_status() {
     echo "[nbd] NOT HEALTHY: nbdkit + nbdinfo round trip failed: $out" >&2
     return 1
   fi
-  echo "[nbd] healthy: $(nbdkit --version), nbdinfo saw a 1 MiB export" >&2
+  if [[ -z $("$TESTBED_REPO/tests/vddk/build" --print-dir) ]]; then
+    echo "[nbd] NOT READY: the vddk plugin is not built (run: scripts/testbed up nbd)" >&2
+    return 1
+  fi
+  echo "[nbd] healthy: $(nbdkit --version), nbdinfo saw a 1 MiB export, the vddk plugin is built" >&2
 }
 
 nbd_env() {
   testbed_export VMKIT_NBDKIT_VERSION "$(nbdkit --version 2>/dev/null | awk '{print $2}')"
+  local vddk
+  vddk=$("$TESTBED_REPO/tests/vddk/build" --print-dir 2>/dev/null)
+  if [[ -n $vddk ]]; then
+    testbed_export VMKIT_TEST_VDDK_PLUGIN "$vddk/nbdkit-vddk-plugin.so"
+    testbed_export VMKIT_TEST_VDDK_FAKE_LIBRARY "$vddk/lib64/libvixDiskLib.so.6"
+  fi
 }

@@ -58,8 +58,14 @@ pub struct VddkFacts {
     /// `libvixDiskLib.so` was found under `libdir/lib64`.
     pub libdir_present: bool,
     pub library: Option<PathBuf>,
-    /// From the library's file name (`libvixDiskLib.so.8.0.3` → `8.0.3`), when it has one.
+    /// From the name of the library file (`libvixDiskLib.so.8.0.3` → `8.0.3`), the one the
+    /// plugin loads when it could be asked, when that name has one. NFC AIO buffers
+    /// (`vddk_config`) need 7.0.1 or newer.
     pub version: Option<String>,
+    /// What `nbdkit vddk --dump-plugin` said: the plugin's version, and the VixDiskLib major
+    /// version it loaded from `libdir` (none: it found no library there).
+    pub plugin_version: Option<String>,
+    pub library_major: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -151,6 +157,23 @@ fn probe_nbdkit() -> NbdkitFacts {
 }
 
 fn probe_vddk(libdir: &Path, nbdkit: &NbdkitFacts) -> VddkFacts {
+    let mut facts = vddk_files(libdir, nbdkit);
+    let Some(path) = &nbdkit.path else {
+        return facts;
+    };
+    match crate::vddk_probe::probe(path, libdir) {
+        Ok(probe) => {
+            facts.plugin = true;
+            facts.version = probe.library_version().or(facts.version);
+            facts.plugin_version = probe.plugin_version;
+            facts.library_major = probe.library_major;
+        }
+        Err(e) => tracing::debug!("no vddk plugin: {e}"),
+    }
+    facts
+}
+
+fn vddk_files(libdir: &Path, nbdkit: &NbdkitFacts) -> VddkFacts {
     let library = std::fs::read_dir(libdir.join("lib64"))
         .into_iter()
         .flatten()
@@ -164,15 +187,16 @@ fn probe_vddk(libdir: &Path, nbdkit: &NbdkitFacts) -> VddkFacts {
         // The longest name carries the full version (`.so.8.0.3` over `.so.8` and `.so`).
         .max_by_key(|p| p.as_os_str().len());
     let version = library
-        .as_ref()
-        .and_then(|p| p.file_name()?.to_str()?.strip_prefix("libvixDiskLib.so."))
-        .map(str::to_string);
+        .as_deref()
+        .and_then(crate::vddk_probe::version_of_library);
     VddkFacts {
         plugin: nbdkit.plugins.iter().any(|p| p == "vddk"),
         libdir: libdir.to_path_buf(),
         libdir_present: library.is_some(),
         library,
         version,
+        plugin_version: None,
+        library_major: None,
     }
 }
 

@@ -8,5 +8,6 @@ pub mod nbdkit;
 mod nbdkit_config;
 pub mod private_files;
 mod tools;
+pub mod vddk_probe;
 
 pub use facts::{HostFacts, gather};

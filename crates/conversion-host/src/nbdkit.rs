@@ -10,6 +10,7 @@
 //! - `--exit-with-parent` ends it if we die; dropping the server stops it (TERM, then KILL);
 //! - it gets an allow-listed environment (`child_env`): none of our credentials.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -68,6 +69,55 @@ pub struct VddkSource {
     pub compression: Option<String>,
     /// `[datastore1] vm/vm.vmdk`.
     pub file: String,
+    /// VDDK's own settings (`vddk_config`), given to the plugin as its `config=` file.
+    pub config: VddkConfig,
+}
+
+/// VDDK settings (`vixDiskLib.nfcAio.Session.BufSizeIn64KB` = `16`, …), written as the `key=value`
+/// lines of the file VDDK reads at start-up. Shown by its keys only: their values stay out of logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct VddkConfig(BTreeMap<String, String>);
+
+impl VddkConfig {
+    /// Refuses what would not be one `key=value` line of VDDK's file, naming the key.
+    pub fn new(settings: BTreeMap<String, String>) -> Result<Self, String> {
+        for (key, value) in &settings {
+            let key_ok = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !key_ok {
+                return Err(format!(
+                    "key {key:?} is not a VDDK setting name (letters, digits, `.`, `_`, `-`, \
+                     as in vixDiskLib.nfcAio.Session.BufSizeIn64KB)"
+                ));
+            }
+            if value.contains(['\n', '\r', '\0']) {
+                return Err(format!(
+                    "the value of {key} holds a line break; VDDK reads one `key=value` per line"
+                ));
+            }
+        }
+        Ok(Self(settings))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    fn file_content(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    }
+}
+
+impl std::fmt::Debug for VddkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.keys()).finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +258,12 @@ impl NbdkitServer {
                     tls: CurlTls::Certificate(pem),
                     ..
                 }) => Some(write_certificate(private_dir.path(), pem)?),
+                _ => None,
+            },
+            vddk_config: match source {
+                Source::Vddk(v) if !v.config.is_empty() => {
+                    Some(write_vddk_config(private_dir.path(), &v.config)?)
+                }
                 _ => None,
             },
         };
@@ -357,7 +413,8 @@ fn process_alive(pid: i32) -> bool {
     answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Paths of the files that carry secrets to nbdkit, and of the certificate curl trusts.
+/// Paths of the files that carry secrets to nbdkit, of the certificate curl trusts, and of
+/// VDDK's settings.
 #[derive(Debug, Default)]
 pub struct SecretPaths {
     pub password: Option<PathBuf>,
@@ -365,6 +422,27 @@ pub struct SecretPaths {
     /// `CurlTls::Certificate` written out; beside it an empty directory (`capath`), so that no
     /// CA of the system's default directory is trusted besides.
     pub certificate: Option<PathBuf>,
+    /// `vddk_config` written out.
+    pub vddk_config: Option<PathBuf>,
+}
+
+/// Writes VDDK's settings into the private directory. Unlike the password it stays while nbdkit
+/// runs: nbdkit listens before the plugin starts VDDK (after its fork), and VDDK reads the file
+/// only then. The private directory, and so the file, goes with the server on every exit path.
+fn write_vddk_config(dir: &Path, config: &VddkConfig) -> Result<PathBuf, NbdkitError> {
+    let path = dir.join("vddk.conf");
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(config.file_content().as_bytes()))
+        .map_err(|source| NbdkitError::Io {
+            what: "cannot write",
+            path: path.clone(),
+            source,
+        })?;
+    Ok(path)
 }
 
 /// Writes the certificate curl is to trust into the private directory. Unlike the secrets it
@@ -443,6 +521,9 @@ pub fn command_line(
             }
             if let Some(compression) = &v.compression {
                 args.push(param("compression", compression));
+            }
+            if let Some(config) = &secrets.vddk_config {
+                args.push(param("config", config));
             }
             args.push(param("file", &v.file));
             args.push("minblock=512".into());
@@ -545,6 +626,11 @@ mod tests {
             transports: Some("file:nbdssl:nbd".into()),
             compression: Some("fastlz".into()),
             file: "[datastore1] web/web.vmdk".into(),
+            config: VddkConfig::new(BTreeMap::from([(
+                "vixDiskLib.nfcAio.Session.BufCount".to_owned(),
+                "4".to_owned(),
+            )]))
+            .unwrap(),
         })
     }
 
@@ -552,6 +638,7 @@ mod tests {
     fn vddk_command_line_carries_the_password_by_file_only() {
         let secrets = SecretPaths {
             password: Some("/run/x/password".into()),
+            vddk_config: Some("/run/x/vddk.conf".into()),
             ..SecretPaths::default()
         };
         let args: Vec<String> =
@@ -580,12 +667,35 @@ mod tests {
                 "snapshot=snapshot-7",
                 "transports=file:nbdssl:nbd",
                 "compression=fastlz",
+                "config=/run/x/vddk.conf",
                 "file=[datastore1] web/web.vmdk",
                 "minblock=512",
                 "maxdata=2M",
             ]
         );
-        assert!(!format!("{:?}", vddk()).contains("VDDK-S3CRET-pw"));
+        let shown = format!("{:?}", vddk());
+        assert!(!shown.contains("VDDK-S3CRET-pw"), "{shown}");
+        assert!(
+            shown.contains("BufCount") && !shown.contains("BufCount=4"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn vddk_settings_are_one_line_each_or_refused() {
+        let config =
+            |k: &str, v: &str| VddkConfig::new(BTreeMap::from([(k.to_owned(), v.to_owned())]));
+        let ok = config("vixDiskLib.nfcAio.Session.BufSizeIn64KB", "16").unwrap();
+        assert_eq!(
+            ok.file_content(),
+            "vixDiskLib.nfcAio.Session.BufSizeIn64KB=16\n"
+        );
+        for bad_key in ["", "a=b", "two words", "line\nbreak"] {
+            let err = config(bad_key, "1").unwrap_err();
+            assert!(err.contains("is not a VDDK setting"), "{bad_key:?}: {err}");
+        }
+        let err = config("tmpDirectory", "/tmp\nvixDiskLib.x=1").unwrap_err();
+        assert!(err.contains("tmpDirectory"), "{err}");
     }
 
     #[test]

@@ -136,6 +136,7 @@ fn a_failed_start_reports_the_log_and_no_secret() {
             transports: None,
             compression: None,
             file: "[ds] vm/vm.vmdk".into(),
+            config: Default::default(),
         }),
         &ServerOptions::default(),
     )

@@ -18,6 +18,7 @@ pub mod request;
 pub mod run;
 mod source;
 mod transfer;
+mod vddk_check;
 pub mod volume;
 
 pub use error::{Error, Result};

@@ -15,6 +15,8 @@ pub enum Transport {
         /// VDDK transport modes, e.g. `file:nbdssl:nbd`.
         transports: Option<String>,
         compression: Option<String>,
+        /// `vddk_config`: VDDK's own settings, for the plugin's `config=` file.
+        config: conversion_host::nbdkit::VddkConfig,
     },
     /// nbdkit's curl plugin over the datastore's `/folder` URL (powered-off VMs in production).
     Https {

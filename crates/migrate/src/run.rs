@@ -228,6 +228,13 @@ async fn migrate_vm(
     if plan.iter().all(|p| p.mode == DiskMode::Unchanged) {
         return Ok(outcome_of_plan(false));
     }
+    // A dry run says so too: the copy would fail there.
+    if let crate::request::Transport::Vddk { libdir, .. } = &request.transport {
+        crate::vddk_check::check(
+            &conversion_host::nbdkit::ServerOptions::default().nbdkit,
+            libdir,
+        )?;
+    }
     if request.check_mode {
         return Ok(outcome_of_plan(true));
     }

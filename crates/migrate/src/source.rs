@@ -45,6 +45,7 @@ pub fn source_for(ctx: &SourceContext<'_>, transport: &Transport, frozen: &Disk)
             thumbprint,
             transports,
             compression,
+            config,
         } => Source::Vddk(VddkSource {
             server: ctx.server.to_owned(),
             port: ctx.client.url().port(),
@@ -57,6 +58,7 @@ pub fn source_for(ctx: &SourceContext<'_>, transport: &Transport, frozen: &Disk)
             transports: transports.clone(),
             compression: compression.clone(),
             file,
+            config: config.clone(),
         }),
         Transport::Https { tls } => {
             let flat = parsed()?.flat_file();

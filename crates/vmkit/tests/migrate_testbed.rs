@@ -337,7 +337,11 @@ impl Bed {
                     .to_string_lossy()
                     .starts_with("vmkit-nbdkit-")
             })
-            .filter(|p| p.join("password").exists() || p.join("cookie").exists())
+            .filter(|p| {
+                ["password", "cookie", "vddk.conf"]
+                    .iter()
+                    .any(|f| p.join(f).exists())
+            })
             .map(|p| p.display().to_string())
             .collect();
         assert!(leftovers.is_empty(), "secret files left: {leftovers:?}");
@@ -840,111 +844,373 @@ fn killed_or_cancelled_mid_copy_then_rerun_gives_a_bit_exact_volume_and_no_dupli
     assert_eq!(all.len(), 1, "one volume per disk, whatever happened");
 }
 
+/// The conversion host as the test bed makes it for the vddk transport: nbdkit's real vddk plugin
+/// and the fake VixDiskLib of nbdkit's tests, extended to serve the simulator's datastore files and
+/// to record what it was given (both built by tests/vddk/build). A `nbdkit` first on PATH records
+/// its arguments and environment, then runs the machine's nbdkit with the plugin's path in place
+/// of `vddk`: the plugin is nowhere nbdkit looks by itself. libdir is private to the test.
+struct VddkHost {
+    path: String,
+    libdir: PathBuf,
+    /// Each nbdkit start's arguments, one per line, then `----`.
+    argv: PathBuf,
+    environ: PathBuf,
+    /// What VixDiskLib was given, `key=value` lines (tests/vddk/fake_vixdisklib.c).
+    record: PathBuf,
+}
+
+impl VddkHost {
+    fn new(bed: &Bed) -> VddkHost {
+        let built = |name: &str| match std::env::var(name) {
+            Ok(v) if !v.is_empty() => v,
+            _ => panic!(
+                "{name} is not set: the vddk plugin is not built; run `scripts/testbed up nbd` \
+                 (tests/vddk/build) and `eval \"$(scripts/testbed env)\"`"
+            ),
+        };
+        let plugin = built("VMKIT_TEST_VDDK_PLUGIN");
+        let fake = built("VMKIT_TEST_VDDK_FAKE_LIBRARY");
+        let root = bed.data.path().join("vddk-host");
+        let bin = root.join("bin");
+        let libdir = root.join("vmware-vix-disklib");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(libdir.join("lib64")).unwrap();
+        std::os::unix::fs::symlink(&fake, libdir.join("lib64/libvixDiskLib.so.6")).unwrap();
+        let datastores = Path::new(
+            var("VMKIT_TEST_DATASTORES")
+                .split(',')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1,
+        )
+        .parent()
+        .unwrap()
+        .to_owned();
+        let record = root.join("vixdisklib-record");
+        std::fs::write(
+            libdir.join("fake-vddk.conf"),
+            format!(
+                "datastores={}\nrecord={}\n",
+                datastores.display(),
+                record.display()
+            ),
+        )
+        .unwrap();
+        let nbdkit = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|d| d.join("nbdkit"))
+            .find(|p| p.is_file())
+            .expect("nbdkit on PATH");
+        let (argv, environ) = (root.join("nbdkit-argv"), root.join("nbdkit-environ"));
+        let wrapper = bin.join("nbdkit");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" ---- >> '{argv}'\nenv > '{environ}'\n\
+                 for a do shift; if [ \"$a\" = vddk ]; then set -- \"$@\" '{plugin}'; else set -- \"$@\" \"$a\"; fi; done\n\
+                 exec '{nbdkit}' \"$@\"\n",
+                argv = argv.display(),
+                environ = environ.display(),
+                nbdkit = nbdkit.display(),
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        VddkHost {
+            path: format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            libdir,
+            argv,
+            environ,
+            record,
+        }
+    }
+
+    fn migrate(&self, bed: &Bed, args: &Value) -> (Value, String) {
+        let out = module_command(args, bed.data.path())
+            .env("PATH", &self.path)
+            .env("OS_PASSWORD", "os-password-in-env")
+            .env("VMKIT_VSPHERE_PASSWORD", "vsphere-password-in-env")
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(&bed.sim.password), "the password leaked");
+        (parse(&out), text)
+    }
+
+    /// The distinct values VixDiskLib was given for `key`.
+    fn received(&self, key: &str) -> std::collections::BTreeSet<String> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The arguments of each nbdkit start, in order.
+    fn starts(&self) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(&self.argv).unwrap_or_default();
+        text.split("----\n")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.lines().map(str::to_owned).collect())
+            .collect()
+    }
+}
+
+fn set(values: &[&str]) -> std::collections::BTreeSet<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
 #[test]
-fn the_vddk_source_gets_the_password_by_file_only() {
+fn a_running_vm_migrates_over_vddk_through_the_real_plugin_bit_exact() {
     let _turn = turn();
     let bed = Bed::new();
+    let host = VddkHost::new(&bed);
     let vm = bed.create_vm(
         "vddk",
         vm_spec(
             "bios",
-            "off",
-            false,
-            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 71}))],
+            "on",
+            true,
+            vec![
+                disk(8 * MIB, "pvscsi", json!({"kind": "random", "seed": 71})),
+                disk(
+                    4 * MIB,
+                    "pvscsi",
+                    json!({"kind": "sparse_random", "seed": 72, "percent": 30}),
+                ),
+            ],
         ),
     );
-    // A stand-in nbdkit records its arguments and the password file it was given, then fails
-    // as nbdkit does without VDDK.
-    let bin = bed.data.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let record = bed.data.path().join("nbdkit-argv");
-    let fake = bin.join("nbdkit");
-    std::fs::write(
-        &fake,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}\nfor a in \"$@\"; do case \"$a\" in password=+*) cat \"${{a#password=+}}\" > {record}.password;; esac; done\ncat /proc/$$/cmdline | tr '\\0' ' ' > {record}.cmdline\nenv > {record}.environ\necho 'nbdkit: error: cannot open libvixDiskLib' >&2\nexit 1\n",
-            record = record.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let args = bed.args(
         &vm,
-        json!({"transport": "vddk", "libdir": "/nonexistent/vddk"}),
+        json!({
+            "transport": "vddk",
+            "libdir": host.libdir,
+            "transports": "nbdssl:nbd",
+            "cbtsync": true,
+            "vddk_config": {
+                "vixDiskLib.nfcAio.Session.BufSizeIn64KB": 16,
+                "vixDiskLib.nfcAio.Session.BufCount": "4",
+            },
+        }),
     );
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let out = module_command(&args, bed.data.path())
-        .env("PATH", path)
-        .env("OS_PASSWORD", "os-password-in-env")
-        .env("VMKIT_VSPHERE_PASSWORD", "vsphere-password-in-env")
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap();
-    let result = parse(&out);
-    assert_eq!(result["failed"], json!(true), "{result:#}");
-    let environ = std::fs::read_to_string(format!("{}.environ", record.display())).unwrap();
+    let (result, output) = host.migrate(&bed, &args);
+    assert_eq!(result["failed"], json!(false), "{result:#}");
+    assert_eq!(result["power_off"], Value::Null, "the VM kept running");
+    let ids = result["id"].as_array().unwrap();
+    let live = bed.live_disks(&vm);
+    assert_eq!(ids.len(), live.len(), "{result:#}");
+    for ((_, file, capacity, _), id) in live.iter().zip(ids) {
+        bed.assert_bit_exact(id.as_str().unwrap(), file, *capacity);
+    }
+
+    // What VDDK was given through the real plugin: the certificate our SOAP client verified (the
+    // test pins its SHA-256; VDDK takes SHA-1), the server and port apart, the VM and the snapshot.
+    let (server, port) = bed.sim.host.rsplit_once(':').unwrap();
+    assert_eq!(
+        host.received("thumbprint"),
+        set(&[&bed.sim.thumbprint_sha1])
+    );
+    assert_eq!(host.received("server"), set(&[server]));
+    assert_eq!(host.received("port"), set(&[port]));
+    assert_eq!(host.received("user"), set(&[&bed.sim.user]));
+    assert_eq!(host.received("password"), set(&[&bed.sim.password]));
+    let moref = format!("moref={}", result["vm"].as_str().unwrap());
+    assert_eq!(host.received("vmx_spec"), set(&[&moref]));
+    let snapshots = host.received("snapshot");
+    assert!(
+        snapshots.len() == 1 && snapshots.iter().all(|s| s.starts_with("snapshot-")),
+        "one snapshot for every disk: {snapshots:?}"
+    );
+    assert_eq!(host.received("read_only"), set(&["1"]));
+    assert_eq!(host.received("transport_modes"), set(&["nbdssl:nbd"]));
+    assert_eq!(host.received("open").len(), live.len());
+    // The copy's block-status queries reached VixDiskLib as extents queries, beyond the plugin's
+    // own first test of one 128-sector chunk.
+    let extents = host.received("extents");
+    assert!(
+        extents
+            .iter()
+            .any(|e| e.split_once('+').is_some_and(|(_, n)| n != "128")),
+        "{extents:?}"
+    );
+    assert_eq!(
+        host.received("lib_dir"),
+        set(&[host.libdir.to_str().unwrap()])
+    );
+    // vddk_config reached VDDK as its file, and only so.
+    assert_eq!(
+        host.received("config"),
+        set(&[
+            "vixDiskLib.nfcAio.Session.BufCount=4",
+            "vixDiskLib.nfcAio.Session.BufSizeIn64KB=16"
+        ])
+    );
+    // The probe starts VDDK too (nbdkit ≥ 1.34), with no file.
+    let config_files: std::collections::BTreeSet<String> = host
+        .received("config_file")
+        .into_iter()
+        .filter(|f| !f.is_empty())
+        .collect();
+    assert_eq!(config_files.len(), live.len(), "one file per nbdkit");
+    for file in &config_files {
+        assert!(!Path::new(file).exists(), "{file} is left");
+    }
+
+    // nbdkit: first the pre-flight probe, then one start per disk with exactly our arguments.
+    let starts = host.starts();
+    assert_eq!(
+        starts[0],
+        [
+            "vddk",
+            "--dump-plugin",
+            &format!("libdir={}", host.libdir.display())
+        ],
+        "{starts:?}"
+    );
+    assert_eq!(starts.len(), 1 + live.len(), "{starts:?}");
+    for argv in &starts[1..] {
+        let config = argv
+            .iter()
+            .find_map(|a| a.strip_prefix("config="))
+            .expect("config=");
+        assert!(config_files.contains(config), "{argv:?}");
+        for expected in [
+            "--readonly".to_owned(),
+            "vddk".to_owned(),
+            format!("server={server}"),
+            format!("port={port}"),
+            format!("thumbprint={}", bed.sim.thumbprint_sha1),
+            format!("libdir={}", host.libdir.display()),
+            moref.replace("moref=", "vm=moref="),
+            "transports=nbdssl:nbd".to_owned(),
+            "compression=fastlz".to_owned(),
+        ] {
+            assert!(argv.contains(&expected), "{expected} missing from {argv:?}");
+        }
+        assert!(
+            argv.iter().any(|a| a.starts_with("password=+/")),
+            "{argv:?}"
+        );
+    }
+    let argv = std::fs::read_to_string(&host.argv).unwrap();
+    let mut logs = output.clone();
+    for entry in walk(&bed.osm()) {
+        logs.push_str(&std::fs::read_to_string(entry).unwrap_or_default());
+    }
+    for text in [&argv, &logs] {
+        assert!(!text.contains(&bed.sim.password), "the password is shown");
+        assert!(
+            !text.contains("BufSizeIn64KB=16"),
+            "vddk_config is shown: {text}"
+        );
+    }
+    let environ = std::fs::read_to_string(&host.environ).unwrap();
     assert!(
         !environ.contains("password-in-env") && !environ.contains(&bed.sim.password),
         "nbdkit got our credentials: {environ}"
     );
-    assert!(
-        environ.lines().any(|l| l.starts_with("PATH=")) && environ.contains("LC_ALL=C"),
-        "{environ}"
-    );
-    assert!(
-        result["msg"].as_str().unwrap().contains("libvixDiskLib"),
-        "the log tail is shown: {result:#}"
-    );
-    let argv = std::fs::read_to_string(&record).unwrap();
-    let cmdline = std::fs::read_to_string(format!("{}.cmdline", record.display())).unwrap();
-    assert!(
-        !argv.contains(&bed.sim.password) && !cmdline.contains(&bed.sim.password),
-        "{argv}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(format!("{}.password", record.display())).unwrap(),
-        bed.sim.password
-    );
-    let lines: Vec<&str> = argv.lines().collect();
-    for expected in [
-        "--readonly",
-        "--exit-with-parent",
-        "--filter=retry",
-        "--filter=blocksize",
-        "vddk",
-        "libdir=/nonexistent/vddk",
-        "compression=fastlz",
-        "minblock=512",
-        "maxdata=2M",
-    ] {
-        assert!(lines.contains(&expected), "{expected} missing from {argv}");
-    }
-    assert!(lines.iter().any(|l| l.starts_with("password=+/")), "{argv}");
-    // VDDK takes the host and the port apart; the simulator is not on 443.
-    let (host, port) = bed.sim.host.rsplit_once(':').unwrap();
-    assert!(lines.contains(&format!("server={host}").as_str()), "{argv}");
-    assert!(lines.contains(&format!("port={port}").as_str()), "{argv}");
-    assert!(
-        lines.iter().any(|l| l.starts_with("vm=moref=vm-")),
-        "{argv}"
-    );
-    assert!(
-        lines.iter().any(|l| l.starts_with("snapshot=snapshot-")),
-        "{argv}"
-    );
-    assert!(
-        lines.iter().any(|l| l.starts_with("file=[datastore1] ")),
-        "{argv}"
-    );
-    let thumbprint = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("thumbprint="))
-        .unwrap();
-    assert_eq!(
-        thumbprint, bed.sim.thumbprint_sha1,
-        "VDDK gets the SHA-1 thumbprint"
-    );
+    assert!(environ.contains("LC_ALL=C"), "{environ}");
     bed.assert_clean(&vm, &result);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn a_wrong_vcenter_thumbprint_is_refused_before_anything_changes() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let host = VddkHost::new(&bed);
+    let vm = bed.create_vm(
+        "vddk-pin",
+        vm_spec(
+            "bios",
+            "on",
+            true,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 73}))],
+        ),
+    );
+    let wrong = "12:34:56:78:9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0:12:34:56:78";
+    let args = bed.args(
+        &vm,
+        json!({"transport": "vddk", "libdir": host.libdir, "thumbprint": wrong}),
+    );
+    let (result, _) = host.migrate(&bed, &args);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("vcenter_thumbprint"), "{msg}");
+    assert!(msg.contains(wrong), "the pin is named: {msg}");
+    bed.assert_untouched(&vm);
+    assert!(host.starts().is_empty(), "nbdkit ran: {:?}", host.starts());
+}
+
+#[test]
+fn a_conversion_host_without_the_plugin_or_vddk_is_refused_before_anything_changes() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let host = VddkHost::new(&bed);
+    let vm = bed.create_vm(
+        "vddk-pre",
+        vm_spec(
+            "bios",
+            "on",
+            true,
+            vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 74}))],
+        ),
+    );
+    // The plugin, but no VDDK in libdir.
+    let empty = bed.data.path().join("no-vddk");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (result, _) = host.migrate(
+        &bed,
+        &bed.args(&vm, json!({"transport": "vddk", "libdir": empty})),
+    );
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("no VDDK library") && msg.contains("'libdir'"),
+        "{msg}"
+    );
+    bed.assert_untouched(&vm);
+    // The machine's own nbdkit: Debian ships no vddk plugin.
+    let out = module_command(
+        &bed.args(&vm, json!({"transport": "vddk", "libdir": host.libdir})),
+        bed.data.path(),
+    )
+    .output()
+    .unwrap();
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("vddk plugin does not load") && msg.contains("transport https"),
+        "{msg}"
+    );
+    bed.assert_untouched(&vm);
+    assert!(!host.record.exists(), "VDDK was reached");
 }
 
 #[test]

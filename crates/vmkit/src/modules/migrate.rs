@@ -40,6 +40,8 @@ pub struct Args {
     pub transports: Option<String>,
     #[arg(default = "fastlz", choices = ["none", "zlib", "fastlz", "skipz"])]
     pub compression: String,
+    /// VDDK's settings (vddk transport), for the plugin's `config=` file.
+    pub vddk_config: Option<BTreeMap<String, Value>>,
     /// Where the datastores are mounted (file transport): one sub-directory per datastore.
     #[arg(type = "path")]
     pub localdiskpath: Option<String>,
@@ -125,6 +127,12 @@ impl Module for Migrate {
                 "cutover: true without cbtsync: true is a cold migration (the VM is powered off and \
                  copied whole); set cbtsync: true for the cutover of a warm migration",
             );
+        }
+        if args.vddk_config.as_ref().is_some_and(|c| !c.is_empty()) && args.transport != "vddk" {
+            ctx.warn(format!(
+                "vddk_config is for the vddk transport; transport {} does not use it",
+                args.transport
+            ));
         }
         if args.nbd_timeout == 0 {
             bail!(
@@ -278,6 +286,7 @@ async fn transport(
             thumbprint: client.server_certificate()?.sha1.to_string(),
             transports: args.transports.clone(),
             compression: Some(args.compression.clone()),
+            config: vddk_config(args.vddk_config.as_ref())?,
         },
         "https" => Transport::Https {
             tls: match tls {
@@ -308,6 +317,26 @@ async fn transport(
         },
         other => bail!("argument 'transport': unknown transport {other:?}"),
     })
+}
+
+fn vddk_config(
+    value: Option<&BTreeMap<String, Value>>,
+) -> anyhow::Result<conversion_host::nbdkit::VddkConfig> {
+    let mut settings = BTreeMap::new();
+    for (key, value) in value.into_iter().flatten() {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => bail!(
+                "argument 'vddk_config': the value of {key} must be a string or a number (VDDK \
+                 reads `key=value` lines)"
+            ),
+        };
+        settings.insert(key.clone(), text);
+    }
+    conversion_host::nbdkit::VddkConfig::new(settings)
+        .map_err(|e| anyhow!("argument 'vddk_config': {e}"))
 }
 
 fn volume_type_mapping(value: Option<&Value>) -> anyhow::Result<BTreeMap<String, String>> {

@@ -91,10 +91,17 @@ impl Connection<'_> {
             tls: self.tls_mode()?,
         };
         Client::connect(&options).await.map_err(|e| {
+            // The pin's own words (vsphere's tls.rs), somewhere in the TLS error's chain.
+            let pin_refused = matches!(&e, vsphere::Error::Transport { message, .. }
+                if message.contains("does not match the pinned"));
             let hint = match e.fault().map(|f| &f.kind) {
                 Some(FaultKind::InvalidLogin) => {
                     "check the arguments 'user' and 'password'".to_owned()
                 }
+                _ if pin_refused => "the server's certificate is not the one the argument \
+                     'thumbprint' (the roles' vcenter_thumbprint) pins: compare it with the \
+                     certificate vCenter shows now, SHA-1 or SHA-256, and correct it"
+                    .to_owned(),
                 _ => match &e {
                     vsphere::Error::Transport { .. } => {
                         "check 'server', and the certificate settings (thumbprint, ca_file, \
