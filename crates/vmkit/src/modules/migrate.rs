@@ -310,7 +310,9 @@ async fn transport(
     })
 }
 
-fn volume_type_mapping(value: Option<&Value>) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn volume_type_mapping(
+    value: Option<&Value>,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut mapping = BTreeMap::new();
     match value {
         None | Some(Value::Null) => {}
