@@ -853,25 +853,29 @@ fn the_vddk_source_gets_the_password_by_file_only() {
             vec![disk(MIB, "pvscsi", json!({"kind": "random", "seed": 71}))],
         ),
     );
-    // A stand-in nbdkit records its arguments and the password file it was given, then fails
-    // as nbdkit does without VDDK.
+    // A stand-in nbdkit that has a vddk plugin (for the pre-flight) records its arguments and
+    // the password file it was given, then fails as nbdkit does without VDDK.
     let bin = bed.data.path().join("bin");
+    let plugins = bed.data.path().join("plugins");
+    let vddk = bed.data.path().join("vddk");
     std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::create_dir_all(vddk.join("lib64")).unwrap();
+    std::fs::write(plugins.join("nbdkit-vddk-plugin.so"), b"").unwrap();
+    std::fs::write(vddk.join("lib64/libvixDiskLib.so.8"), b"").unwrap();
     let record = bed.data.path().join("nbdkit-argv");
     let fake = bin.join("nbdkit");
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}\nfor a in \"$@\"; do case \"$a\" in password=+*) cat \"${{a#password=+}}\" > {record}.password;; esac; done\ncat /proc/$$/cmdline | tr '\\0' ' ' > {record}.cmdline\nenv > {record}.environ\necho 'nbdkit: error: cannot open libvixDiskLib' >&2\nexit 1\n",
-            record = record.display()
+            "#!/bin/sh\nif [ \"$1\" = --dump-config ]; then echo plugindir={plugins}; exit 0; fi\nprintf '%s\\n' \"$@\" > {record}\nfor a in \"$@\"; do case \"$a\" in password=+*) cat \"${{a#password=+}}\" > {record}.password;; esac; done\ncat /proc/$$/cmdline | tr '\\0' ' ' > {record}.cmdline\nenv > {record}.environ\necho 'nbdkit: error: cannot open libvixDiskLib' >&2\nexit 1\n",
+            record = record.display(),
+            plugins = plugins.display()
         ),
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let args = bed.args(
-        &vm,
-        json!({"transport": "vddk", "libdir": "/nonexistent/vddk"}),
-    );
+    let args = bed.args(&vm, json!({"transport": "vddk", "libdir": vddk}));
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let out = module_command(&args, bed.data.path())
         .env("PATH", path)
@@ -912,7 +916,7 @@ fn the_vddk_source_gets_the_password_by_file_only() {
         "--filter=retry",
         "--filter=blocksize",
         "vddk",
-        "libdir=/nonexistent/vddk",
+        &format!("libdir={}", vddk.display()),
         "compression=fastlz",
         "minblock=512",
         "maxdata=2M",

@@ -32,6 +32,20 @@ pub const RULE_IDS: &[&str] = &[
     "openstack.quota.unreadable",
 ];
 
+/// The playbook variables (and module options where they differ) findings name.
+pub mod variables {
+    pub const VOLUME_TYPE_MAPPING: &str = "volume_type_mapping";
+    pub const VOLUME_TYPE: &str = "cinder_volume_type (module option volumetype)";
+    pub const VOLUME_AVAILABILITY_ZONE: &str =
+        "availability_zone or import_workloads_cinder_az (module option volumeaz)";
+    pub const SERVER_AVAILABILITY_ZONE: &str = "availability_zone or import_workloads_nova_az";
+    pub const KEY_NAME: &str = "ssh_key_name (module option key_name)";
+    pub const SECURITY_GROUPS: &str = "security_groups";
+    pub const FLAVOR: &str = "flavor_uuid (module option flavor)";
+    pub const NETWORK_MAP: &str = "network_map";
+    pub const PRIVATE_NETWORK: &str = "openstack_private_network";
+}
+
 /// What the plan will make or use in the cloud.
 #[derive(Debug, Clone, Default)]
 pub struct CloudPlan {

@@ -9,7 +9,7 @@ use anyhow::{Context as _, anyhow, bail};
 use migration_data::GuestInfo;
 use serde::Deserialize;
 use serde_json::Value;
-use target_cloud::preflight::{self, CloudPlan, PortNeed, VmNeeds, Wanted};
+use target_cloud::preflight::{self, CloudPlan, PortNeed, VmNeeds, Wanted, variables};
 use validation::{FailOn, Finding, MigrationType, Plan, Severity, Transport};
 use vm_export::Selection;
 
@@ -202,13 +202,13 @@ fn cloud_plan(infos: &[GuestInfo], plan: &Plan, cloud: &CloudRequest) -> CloudPl
                         nic: eth.label.clone(),
                         network: t.network.clone(),
                         subnet: t.subnet.clone(),
-                        variable: "network_map".into(),
+                        variable: variables::NETWORK_MAP.into(),
                     }),
                     None => cloud.network_name.as_ref().map(|network| PortNeed {
                         nic: eth.label.clone(),
                         network: network.clone(),
                         subnet: None,
-                        variable: "openstack_private_network".into(),
+                        variable: variables::PRIVATE_NETWORK.into(),
                     }),
                 })
                 .collect();
@@ -217,12 +217,12 @@ fn cloud_plan(infos: &[GuestInfo], plan: &Plan, cloud: &CloudRequest) -> CloudPl
                 let datastore = disk.datastore.as_ref().and_then(|d| d.name.as_deref());
                 let wanted = datastore
                     .and_then(|ds| cloud.volume_type_mapping.get(ds))
-                    .map(|t| (t.clone(), "volume_type_mapping"))
+                    .map(|t| (t.clone(), variables::VOLUME_TYPE_MAPPING))
                     .or_else(|| {
                         cloud
                             .volume_type
                             .clone()
-                            .map(|t| (t, "cinder_volume_type (module option volumetype)"))
+                            .map(|t| (t, variables::VOLUME_TYPE))
                     });
                 if let Some(key) = wanted {
                     let users = volume_types.entry(key).or_default();
@@ -261,20 +261,20 @@ fn cloud_plan(infos: &[GuestInfo], plan: &Plan, cloud: &CloudRequest) -> CloudPl
             .collect(),
         volume_availability_zone: wanted(
             &cloud.volume_availability_zone,
-            "availability_zone or import_workloads_cinder_az (module option volumeaz)",
+            variables::VOLUME_AVAILABILITY_ZONE,
         ),
         server_availability_zone: wanted(
             &cloud.server_availability_zone,
-            "availability_zone or import_workloads_nova_az",
+            variables::SERVER_AVAILABILITY_ZONE,
         ),
-        key_name: wanted(&cloud.key_name, "ssh_key_name (module option key_name)"),
+        key_name: wanted(&cloud.key_name, variables::KEY_NAME),
         security_groups: cloud
             .security_groups
             .iter()
             .filter(|g| !g.is_empty())
-            .map(|g| Wanted::new(g.clone(), "security_groups"))
+            .map(|g| Wanted::new(g.clone(), variables::SECURITY_GROUPS))
             .collect(),
-        flavor: wanted(&cloud.flavor, "flavor_uuid (module option flavor)"),
+        flavor: wanted(&cloud.flavor, variables::FLAVOR),
         servers: cloud.servers,
     }
 }
