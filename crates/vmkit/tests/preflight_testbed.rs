@@ -603,3 +603,16 @@ fn https_on_a_vm_with_a_snapshot_of_its_own_is_critical_and_migrate_refuses_it()
     refused(&result, "before-patching", "transport");
     bed.assert_untouched(&vm, before);
 }
+
+#[test]
+fn a_wrong_vcenter_password_names_the_variables() {
+    let bed = Bed::new();
+    let vm = bed.create_vm("login", |_| {});
+    let result = bed.migrate(&vm, json!({"password": "not-the-password"}));
+    refused(&result, "cannot log in", "vcenter_password");
+    assert!(
+        result["msg"].as_str().unwrap().contains("vcenter_username"),
+        "{result:#}"
+    );
+    bed.assert_untouched(&vm, 0);
+}

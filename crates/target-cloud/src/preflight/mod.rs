@@ -107,7 +107,6 @@ pub struct PortNeed {
 
 /// Every finding for the plan. A cloud that cannot be reached at all is an error, not a finding.
 pub async fn check(client: &Client, plan: &CloudPlan) -> openstack::Result<Vec<Finding>> {
-    let mut findings = Vec::new();
     for service in [
         ServiceType::Compute,
         ServiceType::BlockStorage,
@@ -126,10 +125,18 @@ pub async fn check(client: &Client, plan: &CloudPlan) -> openstack::Result<Vec<F
             ));
         }
     }
-    findings.extend(network::check(client, plan).await?);
-    findings.extend(storage::check(client, plan).await?);
-    findings.extend(server::check(client, plan).await?);
-    findings.extend(quota::check(client, plan).await?);
+    // Independent lookups: at once, so a plan costs the slowest service's round trips only.
+    let (networks, storage, servers, quotas) = futures_util::future::try_join4(
+        network::check(client, plan),
+        storage::check(client, plan),
+        server::check(client, plan),
+        quota::check(client, plan),
+    )
+    .await?;
+    let mut findings = networks;
+    findings.extend(storage);
+    findings.extend(servers);
+    findings.extend(quotas);
     Ok(findings)
 }
 

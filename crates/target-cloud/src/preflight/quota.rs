@@ -2,6 +2,7 @@
 
 use openstack::Client;
 use openstack::cinder::limits as cinder_limits;
+use openstack::cinder::volumes;
 use openstack::neutron::quotas;
 use openstack::nova::limits as nova_limits;
 use validation::{Finding, Severity};
@@ -21,7 +22,17 @@ pub(super) async fn check(client: &Client, plan: &CloudPlan) -> openstack::Resul
     let sum = |f: &dyn Fn(&super::VmNeeds) -> u64| plan.vms.iter().map(f).sum::<u64>();
     let mut needs = Vec::new();
     let mut unreadable = Vec::new();
-    let volumes = sum(&|vm| vm.volume_gib.len() as u64);
+    // A re-run (a warm cutover after its sync rounds) reuses the volumes an earlier run made.
+    let mut new_volumes: Vec<u64> = Vec::new();
+    for vm in &plan.vms {
+        let existing = if vm.volume_gib.is_empty() {
+            0
+        } else {
+            existing_volumes(client, &vm.name).await?
+        };
+        new_volumes.extend(vm.volume_gib.iter().skip(existing).copied());
+    }
+    let volumes = new_volumes.len() as u64;
     if volumes > 0 {
         match readable(cinder_limits::get(client).await)? {
             Ok(limits) => needs.extend([
@@ -35,7 +46,7 @@ pub(super) async fn check(client: &Client, plan: &CloudPlan) -> openstack::Resul
                 Need {
                     id: "openstack.quota.gigabytes",
                     what: "GiB of volumes",
-                    needed: sum(&|vm| vm.volume_gib.iter().sum()),
+                    needed: new_volumes.iter().copied().sum(),
                     limit: limits.max_total_volume_gigabytes,
                     used: limits.total_gigabytes_used,
                 },
@@ -116,6 +127,15 @@ pub(super) async fn check(client: &Client, plan: &CloudPlan) -> openstack::Resul
         ));
     }
     Ok(findings)
+}
+
+/// How many volumes an earlier run made for this VM (they carry its name in their metadata).
+async fn existing_volumes(client: &Client, vm: &str) -> openstack::Result<usize> {
+    let opts = volumes::ListOpts {
+        metadata: [("vmware_vm".to_owned(), vm.to_owned())].into(),
+        ..Default::default()
+    };
+    Ok(volumes::list(client, &opts).await?.len())
 }
 
 /// A limit the user may not read (403) is not checked, and said so; other errors are errors.
