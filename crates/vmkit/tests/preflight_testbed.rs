@@ -616,3 +616,27 @@ fn a_wrong_vcenter_password_names_the_variables() {
     );
     bed.assert_untouched(&vm, 0);
 }
+
+#[test]
+fn a_wrong_availability_zone_is_critical_and_migrate_refuses_it() {
+    let bed = Bed::new();
+    let vm = bed.create_vm("az", |_| {});
+    let result = bed.validate(
+        &vm,
+        json!({"volumeaz": "no-such-zone", "availability_zone": "nova"}),
+    );
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let found = finding(
+        &result,
+        "openstack.availability_zone.missing",
+        "critical",
+        "availability_zone",
+    );
+    assert!(
+        found["message"].as_str().unwrap().contains("Cinder"),
+        "{found:#}"
+    );
+    let result = bed.migrate(&vm, json!({"volumeaz": "no-such-zone"}));
+    refused(&result, "no-such-zone", "availability_zone");
+    bed.assert_untouched(&vm, 0);
+}
