@@ -22,7 +22,21 @@ description:
     C(vmware.device.sriov.detected), C(vmware.usb_controller.detected), C(vmware.tpm.detected),
     C(vmware.os.unsupported), C(vmware.vm_missing_ip.detected), C(vmware.hostname.empty),
     C(vmware.hostname.default), C(vmware.vm.name.invalid)); plan-wide checks add
-    C(vmware.network.unmapped), C(vmware.datastore.unmapped) and C(vmware.mac.duplicate).
+    C(vmware.network.unmapped), C(vmware.datastore.unmapped), C(vmware.mac.duplicate) (critical
+    only when the NICs land on one Neutron network) and C(vmware.disk.transport_unreadable).
+  - Severity follows the plan - what migrate would refuse for this plan is critical - a warm
+    migration of a VM with an independent disk, or with changed block tracking off and no
+    O(enable_cbt); a raw device mapping; for the C(https) and C(file) transports a VM with
+    snapshots of its own or a disk that is not a flat extent.
+  - With O(dst_cloud), what the plan needs in the destination cloud is checked too, with rule ids
+    C(openstack.region.missing), C(openstack.network.missing), C(openstack.subnet.missing),
+    C(openstack.volume_type.missing), C(openstack.availability_zone.missing),
+    C(openstack.security_group.missing), C(openstack.flavor.missing) (critical),
+    C(openstack.keypair.missing) (warning - the server is made without it),
+    C(openstack.quota.instances), C(openstack.quota.cores), C(openstack.quota.ram),
+    C(openstack.quota.volumes), C(openstack.quota.gigabytes), C(openstack.quota.ports) (critical when
+    the whole plan does not fit) and C(openstack.quota.unreadable) (information). Each message
+    names the playbook variable to fix.
   - Supported guests are RHEL, CentOS Stream, Rocky and Alma Linux 7 to 10, Ubuntu 18.04 and
     later, Debian 10 and later, SLES 12 and later, Windows Server 2016 to 2025, Windows 10 and 11.
   - Changes nothing; runs the same in check mode.
@@ -48,6 +62,62 @@ options:
     type: str
     default: cold
     choices: [cold, warm]
+  enable_cbt:
+    description:
+      - A warm migration turns changed block tracking on itself (as the migrate module's), so a VM
+        without it is not critical.
+    type: bool
+    default: false
+  transport:
+    description:
+      - How the conversion hosts will read the disks (as the migrate module's). C(https) and
+        C(file) read flat extent files only.
+    type: str
+    default: vddk
+    choices: [vddk, https, file]
+  dst_cloud:
+    description:
+      - The destination cloud, a clouds.yaml cloud name or the original's dict. When given, the
+        networks, volume types, zones, key pair, security groups, flavor, region and quotas the
+        plan needs there are checked.
+    type: raw
+    aliases: [cloud]
+  volumetype:
+    description:
+      - The volumes' type when O(volume_type_mapping) does not map the datastore (C(cinder_volume_type)).
+    type: str
+  volumeaz:
+    description:
+      - The volumes' Cinder availability zone.
+    type: str
+  availability_zone:
+    description:
+      - The servers' Nova availability zone.
+    type: str
+  key_name:
+    description:
+      - The servers' key pair (C(ssh_key_name)); a missing one is a warning.
+    type: str
+  security_groups:
+    description:
+      - The ports' security groups, by name or id.
+    type: list
+    elements: str
+    default: []
+  flavor:
+    description:
+      - A flavor name or id the servers get (C(flavor_uuid)); unset when one is chosen or made later.
+    type: str
+  network_name:
+    description:
+      - The network of the NICs when O(network_map) is not given (C(openstack_private_network)).
+    type: str
+  create_server:
+    description:
+      - A server is made for each VM; false (volumes only) skips the key pair, flavor and
+        instance quotas.
+    type: bool
+    default: true
   network_map:
     description:
       - As export_metadata's. When given, NICs on networks it does not map are reported.
@@ -55,7 +125,7 @@ options:
   volume_type_mapping:
     description:
       - C([{vmware_datastore, openstack_type}]), as the migrate module's. When given, disks on
-        datastores it does not map are reported.
+        datastores it does not map are reported; with O(dst_cloud), its types must exist.
     type: list
     elements: dict
   use_fixed_ips:

@@ -195,7 +195,8 @@ job_sees() { # step migration_type credential expected-json
   ansible-playbook tests/aap/check_job_vars.yml -e @"$jobs/$1.json" -e @"$work/cred-$3.yml" \
     -e "{\"vm_name\": \"web-1, web-2,\", \"migration_type\": \"$2\"}" -e "{\"expected\": $4}"
 }
-check "validate job: vms_list from vm_name" job_sees validate cold password '{"vms_list": ["web-1", "web-2"]}'
+check "validate job: vms_list from vm_name" job_sees validate cold password '{"vms_list": ["web-1", "web-2"], "cbt_sync": false}'
+check "validate job, warm: warm prerequisites are checked" job_sees validate warm password '{"cbt_sync": true}'
 check "export job: metadata only" job_sees export cold password '{"run_full_migration": false}'
 check "sync job, cold: copies nothing" job_sees sync cold password '{"run_full_migration": false, "cbt_sync": false, "cutover": false}'
 check "sync job, warm: a CBT round" job_sees sync warm password '{"run_full_migration": true, "cbt_sync": true, "cutover": false}'

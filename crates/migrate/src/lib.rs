@@ -14,6 +14,7 @@ mod host;
 mod journal;
 mod lock;
 pub mod names;
+pub mod preflight;
 pub mod request;
 pub mod run;
 mod source;

@@ -158,6 +158,7 @@ async fn migrate_vm(
     if phase.uses_cbt() {
         refuse_warm_blockers(&vm, &disks, request.enable_cbt)?;
     }
+    crate::preflight::refuse_unreadable_disks(&vm, &disks, &request.transport)?;
     let vm_uuid = vm
         .instance_uuid
         .as_deref()
@@ -228,21 +229,28 @@ async fn migrate_vm(
     if plan.iter().all(|p| p.mode == DiskMode::Unchanged) {
         return Ok(outcome_of_plan(false));
     }
-    // A dry run says so too: the copy would fail there.
+    let conversion_program = match (&request.conversion, phase.is_final()) {
+        (Some(options), true) => Some(conversion::preflight(options)?),
+        _ => None,
+    };
+    // The plugin's own probe (it loads VDDK from libdir); a dry run says so too.
     if let crate::request::Transport::Vddk { libdir, .. } = &request.transport {
         crate::vddk_check::check(
             &conversion_host::nbdkit::ServerOptions::default().nbdkit,
             libdir,
         )?;
     }
+    crate::preflight::refuse_unready_host(request)?;
+    let new_disks: Vec<&Disk> = plan
+        .iter()
+        .filter(|p| p.existing.is_none())
+        .map(|p| &p.disk)
+        .collect();
+    crate::preflight::refuse_unready_cloud(cloud, request, &vm, &new_disks).await?;
     if request.check_mode {
         return Ok(outcome_of_plan(true));
     }
 
-    let conversion_program = match (&request.conversion, phase.is_final()) {
-        (Some(options), true) => Some(conversion::preflight(options)?),
-        _ => None,
-    };
     let server_id = crate::host::server_id(cloud, &request.conversion_host).await?;
     files.create(&request.data_root)?;
     let _lock = VmLock::acquire(&files.dir, &vm.name)?;
@@ -430,16 +438,16 @@ fn refuse_warm_blockers(vm: &VirtualMachine, disks: &[Disk], enable_cbt: bool) -
     if !independent.is_empty() {
         return Err(Error::Refused(format!(
             "VM {:?} has independent disks ({}): they are not in snapshots, so a warm migration \
-             cannot copy them consistently; migrate it cold (cbtsync: false), or make the disks \
-             dependent",
+             cannot copy them consistently; migrate it cold (cbt_sync: false; module option \
+             cbtsync), or make the disks persistent (VM powered off)",
             vm.name,
             independent.join(", ")
         )));
     }
     if !vm.change_tracking_enabled && !enable_cbt {
         return Err(Error::Refused(format!(
-            "changed block tracking is off on VM {:?}; a warm migration (cbtsync) needs it: set \
-             enable_cbt: true to turn it on, or migrate cold",
+            "changed block tracking is off on VM {:?}; a warm migration (cbt_sync) needs it: set \
+             enable_cbt: true to turn it on, or migrate cold (cbt_sync: false)",
             vm.name
         )));
     }
@@ -881,18 +889,7 @@ impl Work<'_> {
     }
 
     fn volume_type(&self, disk: &Disk) -> Option<String> {
-        let datastore = disk
-            .datastore
-            .as_ref()
-            .and_then(|d| d.name.clone())
-            .or_else(|| {
-                disk.file_name
-                    .as_deref()
-                    .and_then(vsphere::datastore::DatastorePath::parse)
-                    .map(|p| p.datastore)
-            });
-        datastore
-            .and_then(|ds| self.request.volume_type_mapping.get(&ds).cloned())
+        crate::preflight::datastore_type(self.request, disk)
             .or_else(|| self.request.volume_type.clone())
     }
 

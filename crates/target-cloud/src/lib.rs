@@ -12,6 +12,7 @@ pub mod flavor_import;
 pub mod flavor_match;
 pub mod marker;
 pub mod ports;
+pub mod preflight;
 pub mod server;
 
 pub use error::{Error, Result};

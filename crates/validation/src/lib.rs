@@ -9,7 +9,7 @@ pub mod plan;
 pub mod rules;
 
 pub use finding::{FailOn, Finding, Severity};
-pub use plan::{MigrationType, Plan, validate};
+pub use plan::{MigrationType, Plan, Transport, validate};
 pub use rules::{RULES, Rule};
 
 #[derive(Debug, thiserror::Error)]

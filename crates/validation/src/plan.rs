@@ -16,9 +16,43 @@ pub enum MigrationType {
     Warm,
 }
 
+/// How the conversion host will read the disks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// VDDK reads a snapshot through vSphere: any disk it can open.
+    #[default]
+    Vddk,
+    /// The https and file transports read a flat extent file by name: only flat disks, and only
+    /// when the VM has no snapshot of its own (its disks are then delta chains).
+    Https,
+    File,
+}
+
+impl Transport {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "vddk" => Some(Self::Vddk),
+            "https" => Some(Self::Https),
+            "file" => Some(Self::File),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Vddk => "vddk",
+            Self::Https => "https",
+            Self::File => "file",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub migration_type: MigrationType,
+    /// `enable_cbt`: a warm migration turns CBT on itself.
+    pub enable_cbt: bool,
+    pub transport: Transport,
     /// `network_map`; `None` means networks are not mapped (every NIC to one network).
     pub network_map: Option<NetworkMap>,
     /// The `vmware_datastore` values of `volume_type_mapping`; `None` when it is not given.

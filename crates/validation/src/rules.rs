@@ -9,7 +9,7 @@ use migration_data::vmkit::Disk;
 use crate::finding::Severity;
 use crate::guest_os;
 use crate::hostname;
-use crate::plan::{MigrationType, Plan, Vm};
+use crate::plan::{MigrationType, Plan, Transport, Vm};
 
 /// One problem found by a rule; the severity overrides the rule's when set.
 pub struct Hit {
@@ -50,7 +50,7 @@ pub const RULES: &[Rule] = &[
         id: "vmware.changed_block_tracking.disabled",
         severity: Warning,
         forklift: true,
-        summary: "warm migration of a VM without changed block tracking",
+        summary: "warm migration of a VM without changed block tracking (critical unless enable_cbt)",
         check: Check::Vm(cbt_disabled),
     },
     Rule {
@@ -78,14 +78,14 @@ pub const RULES: &[Rule] = &[
         id: "vmware.disk_mode.independent",
         severity: Warning,
         forklift: true,
-        summary: "independent disk (left out of snapshots)",
+        summary: "independent disk (left out of snapshots; critical for a warm migration)",
         check: Check::Vm(independent_disks),
     },
     Rule {
         id: "vmware.disk.rdm.detected",
-        severity: Warning,
+        severity: Critical,
         forklift: true,
-        summary: "raw device mapping",
+        summary: "raw device mapping (its data is on a LUN, not in a disk file the copy can read)",
         check: Check::Vm(rdm_disks),
     },
     Rule {
@@ -94,6 +94,13 @@ pub const RULES: &[Rule] = &[
         forklift: true,
         summary: "disk shared with other VMs",
         check: Check::Vm(shared_disks),
+    },
+    Rule {
+        id: "vmware.disk.transport_unreadable",
+        severity: Critical,
+        forklift: false,
+        summary: "disk the https or file transport cannot read (not a flat extent: VM snapshots, sparse or SE sparse disks)",
+        check: Check::Vm(transport_unreadable),
     },
     Rule {
         id: "vmware.datastore.missing",
@@ -190,7 +197,7 @@ pub const RULES: &[Rule] = &[
         id: "vmware.mac.duplicate",
         severity: Critical,
         forklift: false,
-        summary: "MAC address used by several NICs of the plan",
+        summary: "MAC address used by several NICs of the plan (critical when they land on one network)",
         check: Check::Plan(duplicate_macs),
     },
 ];
@@ -199,11 +206,25 @@ fn cbt_disabled(vm: &Vm, plan: &Plan) -> Vec<Hit> {
     if plan.migration_type != MigrationType::Warm || vm.vmkit.change_tracking_enabled {
         return Vec::new();
     }
-    vec![hit(
-        "changeTrackingEnabled",
-        "changed block tracking is off, so a warm migration cannot copy only the changes; \
-         enable it (ctkEnabled) with the VM powered off or before its next snapshot, or migrate cold",
-    )]
+    if plan.enable_cbt {
+        return vec![Hit {
+            severity: Some(Severity::Information),
+            ..hit(
+                "changeTrackingEnabled",
+                "changed block tracking is off; the first sync round turns it on (enable_cbt: true)",
+            )
+        }];
+    }
+    // migrate refuses a warm run of such a VM.
+    vec![Hit {
+        severity: Some(Severity::Critical),
+        ..hit(
+            "changeTrackingEnabled",
+            "changed block tracking is off, so a warm migration cannot copy only the changes and \
+             migrate refuses it; set enable_cbt: true to have it turned on, enable it (ctkEnabled) \
+             in vSphere, or migrate cold (cbt_sync: false)",
+        )
+    }]
 }
 
 /// The disk's `.vmx` slot (`scsi0:1`), as its `ctkEnabled` key names it.
@@ -280,19 +301,27 @@ fn disk_label(disk: &Disk) -> String {
     }
 }
 
-fn independent_disks(vm: &Vm, _: &Plan) -> Vec<Hit> {
+fn independent_disks(vm: &Vm, plan: &Plan) -> Vec<Hit> {
+    let warm = plan.migration_type == MigrationType::Warm;
     vm.vmkit
         .disks
         .iter()
         // An RDM's mode is independent by nature; the RDM rule reports it.
         .filter(|d| d.independent && d.rdm.is_none())
-        .map(|d| {
-            hit(
+        .map(|d| Hit {
+            // migrate refuses a warm run of such a VM.
+            severity: warm.then_some(Severity::Critical),
+            ..hit(
                 disk_label(d),
                 format!(
                     "disk mode {} keeps the disk out of snapshots, so it cannot be copied through a snapshot \
-                     or with changed block tracking; change it to persistent (VM powered off)",
-                    d.mode.as_deref().unwrap_or("independent")
+                     or with changed block tracking; change it to persistent (VM powered off){}",
+                    d.mode.as_deref().unwrap_or("independent"),
+                    if warm {
+                        ", or migrate cold (cbt_sync: false)"
+                    } else {
+                        ""
+                    }
                 ),
             )
         })
@@ -308,8 +337,9 @@ fn rdm_disks(vm: &Vm, _: &Plan) -> Vec<Hit> {
             hit(
                 disk_label(d),
                 format!(
-                    "raw device mapping ({}) of LUN {}: its data is on the LUN, not in a VMDK; \
-                     present the LUN to OpenStack separately or migrate it to a virtual disk first",
+                    "raw device mapping ({}) of LUN {}: its data is on the LUN, not in a VMDK, and \
+                     migrate refuses the VM; present the LUN to OpenStack separately and remove the RDM \
+                     from the VM, or migrate it to a virtual disk first (or drop the VM from vms_list)",
                     rdm.compatibility_mode.as_deref().unwrap_or("unknown mode"),
                     rdm.lun_uuid
                         .as_deref()
@@ -319,6 +349,44 @@ fn rdm_disks(vm: &Vm, _: &Plan) -> Vec<Hit> {
             )
         })
         .collect()
+}
+
+fn transport_unreadable(vm: &Vm, plan: &Plan) -> Vec<Hit> {
+    if plan.transport == Transport::Vddk {
+        return Vec::new();
+    }
+    let transport = plan.transport.name();
+    let mut hits = Vec::new();
+    if !vm.vmkit.snapshots.is_empty() {
+        hits.push(hit(
+            "snapshot",
+            format!(
+                "the VM has {} snapshot(s) of its own, so its disks are delta chains and the {transport} \
+                 transport, which reads one flat file per disk, would copy a stale base; delete (consolidate) \
+                 the snapshots, or set transport: vddk",
+                vm.vmkit.snapshots.len()
+            ),
+        ));
+    }
+    hits.extend(
+        vm.vmkit
+            .disks
+            .iter()
+            // RDMs have their own rule.
+            .filter(|d| d.backing != "flat" && d.rdm.is_none())
+            .map(|d| {
+                hit(
+                    disk_label(d),
+                    format!(
+                        "the disk's backing is {} ({}), not a flat extent the {transport} transport can read; \
+                         set transport: vddk, or convert the disk to a flat (thick or thin) VMDK",
+                        d.backing,
+                        d.backing_type.as_deref().unwrap_or("unknown type")
+                    ),
+                )
+            }),
+    );
+    hits
 }
 
 fn shared_disks(vm: &Vm, _: &Plan) -> Vec<Hit> {
@@ -589,15 +657,24 @@ fn datastore_unmapped(vm: &Vm, plan: &Plan) -> Vec<Hit> {
         .collect()
 }
 
-fn duplicate_macs(vms: &[Vm], _: &Plan) -> Vec<PlanHit> {
-    let mut owners: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
+/// (VM, NIC, the Neutron network its port goes on: `None` when unmapped or not mapped at all,
+/// then every such NIC lands on the one network the roles use for them).
+type MacOwner<'a> = (&'a str, &'a str, Option<String>);
+
+fn duplicate_macs(vms: &[Vm], plan: &Plan) -> Vec<PlanHit> {
+    let mut owners: BTreeMap<String, Vec<MacOwner>> = BTreeMap::new();
     for vm in vms {
-        for eth in &vm.info.interfaces {
+        for (eth, name) in vm.info.interfaces.iter().zip(portgroup_names(vm.info)) {
             if !eth.macaddress.is_empty() {
+                let network = plan
+                    .network_map
+                    .as_ref()
+                    .and_then(|map| map.target_of(eth, name.as_deref()))
+                    .map(|t| t.network.clone());
                 owners
                     .entry(eth.macaddress.to_ascii_lowercase())
                     .or_default()
-                    .push((vm.info.hw_name.as_str(), eth.label.as_str()));
+                    .push((vm.info.hw_name.as_str(), eth.label.as_str(), network));
             }
         }
     }
@@ -605,20 +682,40 @@ fn duplicate_macs(vms: &[Vm], _: &Plan) -> Vec<PlanHit> {
         .into_iter()
         .filter(|(_, nics)| nics.len() > 1)
         .flat_map(|(mac, nics)| {
-            let all: Vec<String> = nics.iter().map(|(vm, nic)| format!("{vm}/{nic}")).collect();
+            let all: Vec<String> = nics
+                .iter()
+                .map(|(vm, nic, _)| format!("{vm}/{nic}"))
+                .collect();
+            let one_network = nics
+                .iter()
+                .enumerate()
+                .any(|(i, (_, _, a))| nics[i + 1..].iter().any(|(_, _, b)| a == b));
             nics.iter()
-                .map(|(vm, nic)| {
-                    (
-                        vm.to_string(),
+                .map(|(vm, nic, _)| {
+                    let found = if one_network {
                         hit(
                             *nic,
                             format!(
-                                "MAC {mac} is used by {}; Neutron refuses a second port with the same MAC on one \
-                                 network; change one of the MACs in vSphere",
+                                "MAC {mac} is used by {} on one Neutron network, which refuses a second port \
+                                 with the same MAC; change one of the MACs in vSphere, or map them to \
+                                 different networks (network_map)",
                                 all.join(", ")
                             ),
-                        ),
-                    )
+                        )
+                    } else {
+                        Hit {
+                            severity: Some(Severity::Warning),
+                            ..hit(
+                                *nic,
+                                format!(
+                                    "MAC {mac} is used by {}, on different Neutron networks (allowed); \
+                                     hosts that see both networks may be confused",
+                                    all.join(", ")
+                                ),
+                            )
+                        }
+                    };
+                    (vm.to_string(), found)
                 })
                 .collect::<Vec<_>>()
         })

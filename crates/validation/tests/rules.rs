@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use migration_data::vmkit::{self, VmkitInfo};
 use migration_data::{GuestInfo, HwEth, NetworkMap};
-use validation::{MigrationType, Plan, Severity, validate};
+use validation::{MigrationType, Plan, Severity, Transport, validate};
 
 fn clean(name: &str, mac: &str) -> GuestInfo {
     let disk = vmkit::Disk {
@@ -180,7 +180,7 @@ fn each_planted_problem_gives_exactly_its_finding() {
     let cases: Vec<(&str, Severity, Plant)> = vec![
         (
             "vmware.changed_block_tracking.disabled",
-            Warning,
+            Critical,
             Box::new(|_, v| v.change_tracking_enabled = false),
         ),
         (
@@ -209,7 +209,7 @@ fn each_planted_problem_gives_exactly_its_finding() {
         ),
         (
             "vmware.disk_mode.independent",
-            Warning,
+            Critical,
             Box::new(|_, v| {
                 v.disks[0].mode = Some("independent_persistent".into());
                 v.disks[0].independent = true;
@@ -217,7 +217,7 @@ fn each_planted_problem_gives_exactly_its_finding() {
         ),
         (
             "vmware.disk.rdm.detected",
-            Warning,
+            Critical,
             Box::new(|_, v| {
                 v.disks[0].backing = "rdm".into();
                 v.disks[0].independent = true;
@@ -342,7 +342,7 @@ fn a_disk_without_cbt_is_reported_once_and_only_where_it_matters() {
     };
     assert_eq!(
         findings(vm_off, &warm()),
-        one("vmware.changed_block_tracking.disabled", Severity::Warning),
+        one("vmware.changed_block_tracking.disabled", Severity::Critical),
         "the VM-level finding covers its disks"
     );
     assert_eq!(
@@ -357,7 +357,7 @@ fn a_disk_without_cbt_is_reported_once_and_only_where_it_matters() {
     };
     assert_eq!(
         findings(independent, &warm()),
-        one("vmware.disk_mode.independent", Severity::Warning)
+        one("vmware.disk_mode.independent", Severity::Critical)
     );
     let info = {
         let mut info = clean("web01", "00:50:56:00:00:01");
@@ -463,4 +463,108 @@ fn an_original_guest_info_without_vmkit_is_refused() {
     info.vmkit = None;
     let error = validate(&[info], &Plan::default()).unwrap_err().to_string();
     assert!(error.contains("vmkit"), "{error}");
+}
+
+#[test]
+fn severity_follows_the_plan() {
+    let cbt_off = |_: &mut GuestInfo, v: &mut VmkitInfo| v.change_tracking_enabled = false;
+    let enable_cbt = Plan {
+        enable_cbt: true,
+        ..warm()
+    };
+    assert_eq!(
+        findings(cbt_off, &enable_cbt),
+        one(
+            "vmware.changed_block_tracking.disabled",
+            Severity::Information
+        ),
+        "warm with enable_cbt: migrate turns CBT on"
+    );
+    let independent = |_: &mut GuestInfo, v: &mut VmkitInfo| {
+        v.disks[0].independent = true;
+        v.disks[0].mode = Some("independent_persistent".into());
+    };
+    assert_eq!(
+        findings(independent, &Plan::default()),
+        one("vmware.disk_mode.independent", Severity::Warning),
+        "cold"
+    );
+}
+
+fn own_snapshot(_: &mut GuestInfo, v: &mut VmkitInfo) {
+    v.snapshots.push(vmkit::Snapshot {
+        moref: "snapshot-1".into(),
+        name: "before patching".into(),
+        description: String::new(),
+        parent: None,
+        create_time: None,
+        quiesced: false,
+    });
+}
+
+#[test]
+fn the_https_and_file_transports_refuse_what_is_not_a_flat_extent() {
+    for transport in [Transport::Https, Transport::File] {
+        let plan = Plan {
+            transport,
+            ..Plan::default()
+        };
+        let mut found = findings(own_snapshot, &plan);
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                (
+                    "vmware.disk.transport_unreadable".to_owned(),
+                    Severity::Critical
+                ),
+                ("vmware.snapshot.detected".to_owned(), Severity::Information),
+            ],
+            "{transport:?}"
+        );
+        let sesparse = |_: &mut GuestInfo, v: &mut VmkitInfo| {
+            v.disks[0].backing = "sparse".into();
+            v.disks[0].backing_type = Some("VirtualDiskSeSparseBackingInfo".into());
+        };
+        assert_eq!(
+            findings(sesparse, &plan),
+            one("vmware.disk.transport_unreadable", Severity::Critical)
+        );
+    }
+    assert_eq!(
+        findings(own_snapshot, &Plan::default()),
+        one("vmware.snapshot.detected", Severity::Information),
+        "vddk reads through the snapshot chain"
+    );
+}
+
+#[test]
+fn a_duplicate_mac_is_critical_only_on_one_network() {
+    let a = clean("a", "00:50:56:00:00:99");
+    let mut b = clean("b", "00:50:56:00:00:99");
+    b.interfaces[0].summary = "Other Network".into();
+    let severities = |map: &[(&str, &str)]| -> Vec<(String, Severity)> {
+        let map: BTreeMap<String, String> = map
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let plan = Plan {
+            network_map: Some(NetworkMap::new(&map).unwrap()),
+            ..Plan::default()
+        };
+        validate(&[a.clone(), b.clone()], &plan)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.id.to_owned(), f.severity))
+            .collect()
+    };
+    let dup = |severity| vec![("vmware.mac.duplicate".to_owned(), severity); 2];
+    assert_eq!(
+        severities(&[("VM Network", "net1"), ("Other Network", "net2")]),
+        dup(Severity::Warning)
+    );
+    assert_eq!(
+        severities(&[("VM Network", "net1"), ("Other Network", "net1")]),
+        dup(Severity::Critical)
+    );
 }

@@ -790,7 +790,8 @@ fn the_password_never_appears_in_output_or_logs() {
     assert!(String::from_utf8_lossy(&cli.stdout).starts_with("lab-linux-bios\tvm-"));
 }
 
-/// The expected finding of each planted problem (warm migration, so CBT counts).
+/// The expected finding of each planted problem (warm migration, so CBT counts, and what a warm
+/// migrate would refuse is critical).
 fn planted() -> BTreeMap<&'static str, Vec<(&'static str, &'static str)>> {
     BTreeMap::from([
         (
@@ -806,14 +807,14 @@ fn planted() -> BTreeMap<&'static str, Vec<(&'static str, &'static str)>> {
             vec![("vmware.usb_controller.detected", "warning")],
         ),
         ("bad-tpm", vec![("vmware.tpm.detected", "warning")]),
-        ("bad-rdm", vec![("vmware.disk.rdm.detected", "warning")]),
+        ("bad-rdm", vec![("vmware.disk.rdm.detected", "critical")]),
         (
             "bad-shared-disk",
             vec![("vmware.disk.shared.detected", "warning")],
         ),
         (
             "bad-independent-disk",
-            vec![("vmware.disk_mode.independent", "warning")],
+            vec![("vmware.disk_mode.independent", "critical")],
         ),
         (
             "bad-existing-snapshot",
@@ -825,7 +826,7 @@ fn planted() -> BTreeMap<&'static str, Vec<(&'static str, &'static str)>> {
         ),
         (
             "bad-cbt-off",
-            vec![("vmware.changed_block_tracking.disabled", "warning")],
+            vec![("vmware.changed_block_tracking.disabled", "critical")],
         ),
         (
             "bad-disk-cbt-off",
@@ -890,7 +891,7 @@ fn validate_flags_each_planted_problem_exactly_and_nothing_on_clean_vms() {
     assert_eq!(found, expected, "{result:#}");
     assert_eq!(
         result["summary"],
-        json!({"critical": 3, "warning": 11, "information": 1})
+        json!({"critical": 6, "warning": 8, "information": 1})
     );
 }
 

@@ -2,6 +2,7 @@
 
 pub mod networks;
 pub mod ports;
+pub mod quotas;
 pub mod security_groups;
 pub mod subnets;
 

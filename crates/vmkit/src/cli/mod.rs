@@ -44,8 +44,8 @@ enum Command {
     Modules,
     /// Run an Ansible module by name on a JSON arguments file, as Ansible would.
     Module(modules::RunArgs),
-    /// Pre-migration checks of VMs in vSphere (the validate module).
-    Validate(validate::Args),
+    /// Pre-migration checks of VMs in vSphere and, with --dst-cloud, of the plan in OpenStack (the validate module).
+    Validate(Box<validate::Args>),
 }
 
 pub fn main(argv: Vec<OsString>) -> ExitCode {
@@ -65,7 +65,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Command::Migrate(args) => migrate::run(args),
         Command::Modules => modules::list(),
         Command::Module(args) => modules::run(args),
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => validate::run(*args),
     };
     match result {
         Ok(code) => code,

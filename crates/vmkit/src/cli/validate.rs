@@ -8,7 +8,9 @@ use validation::{FailOn, Plan};
 
 use crate::cli::inventory::{VsphereArgs, parse_mapping};
 use crate::modules::export_metadata::network_map;
-use crate::modules::validate::{ValidateRequest, migration_type, response, run_validation};
+use crate::modules::validate::{
+    CloudRequest, ValidateRequest, migration_type, response, run_validation, transport,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,6 +18,40 @@ pub struct Args {
     pub vsphere: VsphereArgs,
     #[arg(long, default_value = "cold", value_parser = ["cold", "warm"])]
     pub migration_type: String,
+    /// A warm migration turns changed block tracking on itself.
+    #[arg(long)]
+    pub enable_cbt: bool,
+    #[arg(long, default_value = "vddk", value_parser = ["vddk", "https", "file"])]
+    pub transport: String,
+    /// The destination cloud (clouds.yaml name); when given, what the plan needs there is
+    /// checked too. `--os-env` checks the cloud of OS_CLOUD / OS_* instead.
+    #[arg(long)]
+    pub dst_cloud: Option<String>,
+    #[arg(long, conflicts_with = "dst_cloud")]
+    pub os_env: bool,
+    /// DATASTORE=TYPE (repeat): volume_type_mapping, for the cloud check.
+    #[arg(long = "volume-type-mapping", value_parser = parse_mapping)]
+    pub volume_type_mapping: Vec<(String, String)>,
+    /// The volumes' type when the datastore is not mapped.
+    #[arg(long)]
+    pub volume_type: Option<String>,
+    #[arg(long)]
+    pub volume_availability_zone: Option<String>,
+    #[arg(long)]
+    pub availability_zone: Option<String>,
+    #[arg(long)]
+    pub key_name: Option<String>,
+    /// A security group of the ports (repeat).
+    #[arg(long = "security-group")]
+    pub security_groups: Vec<String>,
+    #[arg(long)]
+    pub flavor: Option<String>,
+    /// The network of NICs that --network-map does not map.
+    #[arg(long)]
+    pub network_name: Option<String>,
+    /// Volumes only: no server, so no key pair, flavor or instance quota is needed.
+    #[arg(long)]
+    pub no_server: bool,
     /// PORTGROUP=NETWORK[,SUBNET] (repeat); when given, NICs on unmapped networks are reported.
     #[arg(long = "network-map", value_parser = parse_mapping)]
     pub network_map: Vec<(String, String)>,
@@ -43,6 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         selection: args.vsphere.selection(),
         plan: Plan {
             migration_type: migration_type(&args.migration_type)?,
+            enable_cbt: args.enable_cbt,
+            transport: transport(&args.transport)?,
             network_map: network_map(Some(&map), None)?,
             mapped_datastores: (!args.mapped_datastores.is_empty()).then(|| {
                 args.mapped_datastores
@@ -53,6 +91,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             use_fixed_ips: args.use_fixed_ips,
             skip_rules: args.skip_rules.iter().cloned().collect(),
         },
+        cloud: (args.dst_cloud.is_some() || args.os_env).then(|| CloudRequest {
+            dst_cloud: args.dst_cloud.clone().map(serde_json::Value::String),
+            volume_type_mapping: args.volume_type_mapping.iter().cloned().collect(),
+            volume_type: args.volume_type.clone(),
+            volume_availability_zone: args.volume_availability_zone.clone(),
+            server_availability_zone: args.availability_zone.clone(),
+            key_name: args.key_name.clone(),
+            security_groups: args.security_groups.clone(),
+            flavor: args.flavor.clone(),
+            network_name: args.network_name.clone(),
+            servers: !args.no_server,
+        }),
         fail_on: FailOn::parse(&args.fail_on)
             .ok_or_else(|| anyhow!("--fail-on {}", args.fail_on))?,
     };

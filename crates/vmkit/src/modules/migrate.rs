@@ -339,7 +339,9 @@ fn vddk_config(
         .map_err(|e| anyhow!("argument 'vddk_config': {e}"))
 }
 
-fn volume_type_mapping(value: Option<&Value>) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn volume_type_mapping(
+    value: Option<&Value>,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut mapping = BTreeMap::new();
     match value {
         None | Some(Value::Null) => {}

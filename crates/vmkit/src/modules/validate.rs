@@ -1,14 +1,19 @@
 //! `validate`: pre-migration checks of VMs (Forklift's VMware rule ids and categories, plus
-//! plan-wide ones), read live from vCenter/ESXi. The rules are in the `validation` crate.
+//! plan-wide ones), read live from vCenter/ESXi, and, when a destination cloud is given, what the
+//! plan needs there. The rules are in the `validation` crate, the cloud's in `target_cloud::preflight`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ansible_module::{Context, Module, ModuleArgs, Response};
-use anyhow::{anyhow, bail};
+use anyhow::{Context as _, anyhow, bail};
+use migration_data::GuestInfo;
 use serde::Deserialize;
-use validation::{FailOn, Finding, MigrationType, Plan, Severity};
+use serde_json::Value;
+use target_cloud::preflight::{self, CloudPlan, PortNeed, VmNeeds, Wanted, variables};
+use validation::{FailOn, Finding, MigrationType, Plan, Severity, Transport};
 use vm_export::Selection;
 
+use crate::modules::cloud::connect;
 use crate::modules::export_metadata::network_map;
 use crate::modules::vsphere_connection::{Connection, VsphereConnectionArgs, logout};
 
@@ -26,6 +31,12 @@ pub struct Args {
     pub folder: Option<String>,
     #[arg(default = "cold", choices = ["cold", "warm"])]
     pub migration_type: String,
+    /// A warm migration turns changed block tracking on itself (as migrate's).
+    #[arg(default = false)]
+    pub enable_cbt: bool,
+    /// How the conversion hosts will read the disks (as migrate's).
+    #[arg(default = "vddk", choices = ["vddk", "https", "file"])]
+    pub transport: String,
     /// As export_metadata's; when given, NICs on unmapped networks are reported.
     pub network_map: Option<BTreeMap<String, String>>,
     /// `[{vmware_datastore, openstack_type}]`; when given, disks on unmapped datastores are reported.
@@ -34,6 +45,28 @@ pub struct Args {
     /// The guests' IPs are to be kept as fixed IPs (a VM without guest IPs is then critical).
     #[arg(default = false)]
     pub use_fixed_ips: bool,
+    /// The destination cloud (a clouds.yaml name or the original's dict); when given, what the
+    /// plan needs there is checked too.
+    #[arg(aliases = ["cloud"])]
+    pub dst_cloud: Option<Value>,
+    /// The volumes' type when volume_type_mapping does not map the datastore (cinder_volume_type).
+    pub volumetype: Option<String>,
+    /// The volumes' Cinder availability zone.
+    pub volumeaz: Option<String>,
+    /// The servers' Nova availability zone.
+    pub availability_zone: Option<String>,
+    /// The servers' key pair (ssh_key_name); a missing one is a warning.
+    pub key_name: Option<String>,
+    /// The ports' security groups.
+    #[arg(default = [], elements = "str")]
+    pub security_groups: Vec<String>,
+    /// A flavor name or id the servers get (flavor_uuid); unset: one is chosen or made later.
+    pub flavor: Option<String>,
+    /// The network of NICs that network_map does not map (openstack_private_network).
+    pub network_name: Option<String>,
+    /// A server is made for each VM (false: volumes only).
+    #[arg(default = true)]
+    pub create_server: bool,
     /// Rule ids to skip.
     #[arg(default = [], elements = "str")]
     pub skip_rules: Vec<String>,
@@ -47,7 +80,25 @@ pub(crate) struct ValidateRequest<'a> {
     pub connection: Connection<'a>,
     pub selection: Selection,
     pub plan: Plan,
+    /// What the plan needs in the destination cloud, when it is to be checked.
+    pub cloud: Option<CloudRequest>,
     pub fail_on: FailOn,
+}
+
+/// What the plan uses in the destination cloud besides what the VMs say.
+#[derive(Debug, Default)]
+pub(crate) struct CloudRequest {
+    /// `None`: the environment's cloud (`OS_CLOUD`, `OS_*`).
+    pub dst_cloud: Option<Value>,
+    pub volume_type_mapping: BTreeMap<String, String>,
+    pub volume_type: Option<String>,
+    pub volume_availability_zone: Option<String>,
+    pub server_availability_zone: Option<String>,
+    pub key_name: Option<String>,
+    pub security_groups: Vec<String>,
+    pub flavor: Option<String>,
+    pub network_name: Option<String>,
+    pub servers: bool,
 }
 
 pub(crate) fn mapped_datastores(
@@ -83,6 +134,11 @@ pub(crate) fn migration_type(value: &str) -> anyhow::Result<MigrationType> {
     }
 }
 
+pub(crate) fn transport(value: &str) -> anyhow::Result<Transport> {
+    Transport::parse(value)
+        .ok_or_else(|| anyhow!("argument 'transport': {value:?} is not one of vddk, https, file"))
+}
+
 /// The findings, and the VMs that could not be read (name → why).
 pub(crate) fn run_validation(
     request: &ValidateRequest,
@@ -103,7 +159,124 @@ pub(crate) fn run_validation(
             }
         }
     }
-    Ok((validation::validate(&infos, &request.plan)?, unread))
+    let skip = &request.plan.skip_rules;
+    let vsphere_plan = Plan {
+        skip_rules: skip
+            .iter()
+            .filter(|id| !preflight::RULE_IDS.contains(&id.as_str()))
+            .cloned()
+            .collect(),
+        ..request.plan.clone()
+    };
+    let mut findings = validation::validate(&infos, &vsphere_plan)?;
+    if let Some(cloud) = &request.cloud
+        && !infos.is_empty()
+    {
+        let plan = cloud_plan(&infos, &request.plan, cloud);
+        let found = crate::modules::block_on(async {
+            let client = connect("dst_cloud", cloud.dst_cloud.as_ref()).await?;
+            anyhow::Ok(
+                preflight::check(&client, &plan)
+                    .await
+                    .context("cannot check the destination cloud")?,
+            )
+        })??;
+        findings.extend(found.into_iter().filter(|f| !skip.contains(f.id)));
+    }
+    Ok((findings, unread))
+}
+
+/// What the VMs of the plan will need in the cloud.
+fn cloud_plan(infos: &[GuestInfo], plan: &Plan, cloud: &CloudRequest) -> CloudPlan {
+    let mut volume_types: BTreeMap<(String, &str), Vec<String>> = BTreeMap::new();
+    let vms = infos
+        .iter()
+        .map(|info| {
+            let vmkit = info.vmkit.as_ref();
+            let ports = info
+                .interfaces
+                .iter()
+                .zip(migration_data::network::portgroup_names(info))
+                .filter_map(|(eth, name)| match &plan.network_map {
+                    Some(map) => map.target_of(eth, name.as_deref()).map(|t| PortNeed {
+                        nic: eth.label.clone(),
+                        network: t.network.clone(),
+                        subnet: t.subnet.clone(),
+                        variable: variables::NETWORK_MAP.into(),
+                    }),
+                    None => cloud.network_name.as_ref().map(|network| PortNeed {
+                        nic: eth.label.clone(),
+                        network: network.clone(),
+                        subnet: None,
+                        variable: variables::PRIVATE_NETWORK.into(),
+                    }),
+                })
+                .collect();
+            let disks = vmkit.map(|v| v.disks.as_slice()).unwrap_or_default();
+            for disk in disks {
+                let datastore = disk.datastore.as_ref().and_then(|d| d.name.as_deref());
+                let wanted = datastore
+                    .and_then(|ds| cloud.volume_type_mapping.get(ds))
+                    .map(|t| (t.clone(), variables::VOLUME_TYPE_MAPPING))
+                    .or_else(|| {
+                        cloud
+                            .volume_type
+                            .clone()
+                            .map(|t| (t, variables::VOLUME_TYPE))
+                    });
+                if let Some(key) = wanted {
+                    let users = volume_types.entry(key).or_default();
+                    if !users.contains(&info.hw_name) {
+                        users.push(info.hw_name.clone());
+                    }
+                }
+            }
+            VmNeeds {
+                name: info.hw_name.clone(),
+                ports,
+                cores: vmkit.map_or(0, |v| u64::from(v.cpu.count)),
+                ram_mib: vmkit.map_or(0, |v| v.memory_mib),
+                volume_gib: disks
+                    .iter()
+                    .map(|d| (d.capacity_bytes.max(0) as u64).div_ceil(1 << 30))
+                    .collect(),
+            }
+        })
+        .collect();
+    let wanted = |value: &Option<String>, variable: &str| {
+        value
+            .as_ref()
+            .filter(|v| !v.is_empty())
+            .map(|v| Wanted::new(v.clone(), variable))
+    };
+    CloudPlan {
+        vms,
+        volume_types: volume_types
+            .into_iter()
+            .map(|((value, variable), vms)| Wanted {
+                value,
+                variable: variable.into(),
+                vms,
+            })
+            .collect(),
+        volume_availability_zone: wanted(
+            &cloud.volume_availability_zone,
+            variables::VOLUME_AVAILABILITY_ZONE,
+        ),
+        server_availability_zone: wanted(
+            &cloud.server_availability_zone,
+            variables::SERVER_AVAILABILITY_ZONE,
+        ),
+        key_name: wanted(&cloud.key_name, variables::KEY_NAME),
+        security_groups: cloud
+            .security_groups
+            .iter()
+            .filter(|g| !g.is_empty())
+            .map(|g| Wanted::new(g.clone(), variables::SECURITY_GROUPS))
+            .collect(),
+        flavor: wanted(&cloud.flavor, variables::FLAVOR),
+        servers: cloud.servers,
+    }
 }
 
 impl Module for Validate {
@@ -119,11 +292,33 @@ impl Module for Validate {
             },
             plan: Plan {
                 migration_type: migration_type(&args.migration_type)?,
+                enable_cbt: args.enable_cbt,
+                transport: transport(&args.transport)?,
                 network_map: network_map(args.network_map.as_ref(), None)?,
                 mapped_datastores: mapped_datastores(args.volume_type_mapping.as_deref())?,
                 use_fixed_ips: args.use_fixed_ips,
                 skip_rules: args.skip_rules.iter().cloned().collect(),
             },
+            cloud: args
+                .dst_cloud
+                .as_ref()
+                .map(|dst_cloud| -> anyhow::Result<CloudRequest> {
+                    Ok(CloudRequest {
+                        dst_cloud: Some(dst_cloud.clone()),
+                        volume_type_mapping: crate::modules::migrate::volume_type_mapping(
+                            args.volume_type_mapping.clone().map(Value::Array).as_ref(),
+                        )?,
+                        volume_type: args.volumetype.clone(),
+                        volume_availability_zone: args.volumeaz.clone(),
+                        server_availability_zone: args.availability_zone.clone(),
+                        key_name: args.key_name.clone(),
+                        security_groups: args.security_groups.clone(),
+                        flavor: args.flavor.clone(),
+                        network_name: args.network_name.clone(),
+                        servers: args.create_server,
+                    })
+                })
+                .transpose()?,
             fail_on: FailOn::parse(&args.fail_on)
                 .ok_or_else(|| anyhow!("argument 'fail_on': {:?}", args.fail_on))?,
         };

@@ -95,21 +95,24 @@ impl Connection<'_> {
             let pin_refused = matches!(&e, vsphere::Error::Transport { message, .. }
                 if message.contains("does not match the pinned"));
             let hint = match e.fault().map(|f| &f.kind) {
-                Some(FaultKind::InvalidLogin) => {
-                    "check the arguments 'user' and 'password'".to_owned()
-                }
+                Some(FaultKind::InvalidLogin) => "check vcenter_username and vcenter_password \
+                     (module arguments 'user' and 'password')"
+                    .to_owned(),
                 _ if pin_refused => "the server's certificate is not the one the argument \
                      'thumbprint' (the roles' vcenter_thumbprint) pins: compare it with the \
                      certificate vCenter shows now, SHA-1 or SHA-256, and correct it"
                     .to_owned(),
                 _ => match &e {
                     vsphere::Error::Transport { .. } => {
-                        "check 'server', and the certificate settings (thumbprint, ca_file, \
-                         vmware_insecure)"
+                        "check vcenter_hostname (argument 'server'), and the certificate settings \
+                         vcenter_thumbprint, vcenter_ca_file, vmware_insecure (arguments thumbprint, \
+                         ca_file, vmware_insecure)"
                             .to_owned()
                     }
-                    vsphere::Error::Tls(_) => "check 'thumbprint' or 'ca_file'".to_owned(),
-                    _ => "check 'server'".to_owned(),
+                    vsphere::Error::Tls(_) => "check vcenter_thumbprint or vcenter_ca_file \
+                         (arguments 'thumbprint', 'ca_file')"
+                        .to_owned(),
+                    _ => "check vcenter_hostname (argument 'server')".to_owned(),
                 },
             };
             anyhow!(e).context(format!(

@@ -1,0 +1,217 @@
+//! What a run refuses before it changes anything (before power-off, snapshot or volume create):
+//! everything it can know up front about the source disks, this conversion host and the
+//! destination cloud. Each refusal names the playbook variable to fix, and the module option
+//! where it differs.
+
+use std::path::PathBuf;
+
+use conversion_host::facts::{FactsRequest, HostFacts};
+use target_cloud::preflight::{self, CloudPlan, VmNeeds, Wanted, variables};
+use validation::Severity;
+use vsphere::VirtualMachine;
+use vsphere::device::{Disk, DiskBacking};
+use vsphere::snapshot::SnapshotTree;
+
+use crate::error::{Error, Result};
+use crate::names::SNAPSHOT_NAME;
+use crate::request::{Request, Transport};
+
+/// Free space the run's log and progress files need at least.
+const MIN_FREE_BYTES: u64 = 64 << 20;
+
+/// Disks this transport cannot read. VDDK opens any disk through the snapshot; https and file
+/// read one flat extent file per disk, which holds the current state only when the VM has no
+/// snapshot of its own. No transport reads an RDM's LUN.
+pub fn refuse_unreadable_disks(
+    vm: &VirtualMachine,
+    disks: &[Disk],
+    transport: &Transport,
+) -> Result<()> {
+    let rdms: Vec<String> = disks
+        .iter()
+        .filter(|d| d.is_rdm())
+        .map(|d| format!("{} ({})", d.label, d.key))
+        .collect();
+    if !rdms.is_empty() {
+        return Err(Error::Refused(format!(
+            "VM {:?} has raw device mappings ({}): their data is on a LUN, not in a disk file any \
+             transport can copy; remove them from the VM (present the LUN to OpenStack separately), \
+             or drop the VM from vms_list",
+            vm.name,
+            rdms.join(", ")
+        )));
+    }
+    if matches!(transport, Transport::Vddk { .. }) {
+        return Ok(());
+    }
+    let name = transport.name();
+    let own = own_snapshots(&vm.snapshots);
+    if !own.is_empty() {
+        return Err(Error::Refused(format!(
+            "VM {:?} has snapshots of its own ({}), so its disks are delta chains and the {name} \
+             transport, which reads one flat file per disk, would copy a stale base; delete \
+             (consolidate) the snapshots, or set transport: vddk",
+            vm.name,
+            own.join(", ")
+        )));
+    }
+    let not_flat: Vec<String> = disks
+        .iter()
+        .filter_map(|d| match &d.backing {
+            DiskBacking::Flat { .. } => None,
+            DiskBacking::Sparse { type_name } | DiskBacking::Other { type_name } => {
+                Some(format!("{} ({type_name})", d.label))
+            }
+            DiskBacking::RawDiskMapping { .. } => Some(d.label.clone()),
+        })
+        .collect();
+    if !not_flat.is_empty() {
+        return Err(Error::Refused(format!(
+            "VM {:?}: disks {} are not flat extents the {name} transport can read; set \
+             transport: vddk, or convert the disks to flat (thick or thin) VMDKs",
+            vm.name,
+            not_flat.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn own_snapshots(trees: &[SnapshotTree]) -> Vec<String> {
+    let mut found = Vec::new();
+    for tree in trees {
+        if tree.name != SNAPSHOT_NAME {
+            found.push(tree.name.clone());
+        }
+        found.extend(own_snapshots(&tree.children));
+    }
+    found
+}
+
+/// This conversion host has the transport's nbdkit plugin (and for vddk, the library) and room
+/// for the run's files.
+pub fn refuse_unready_host(request: &Request) -> Result<()> {
+    let libdir = match &request.transport {
+        Transport::Vddk { libdir, .. } => libdir.clone(),
+        _ => PathBuf::from("/usr/lib/vmware-vix-disklib"),
+    };
+    let facts = conversion_host::facts::gather(&FactsRequest {
+        data_dir: request.data_root.clone(),
+        vddk_libdir: libdir,
+    })
+    .map_err(|e| Error::Refused(format!("cannot check this conversion host: {e}")))?;
+    host_problem(&facts, &request.transport).map_or(Ok(()), |why| Err(Error::Refused(why)))?;
+    if facts.free_space.free_bytes < MIN_FREE_BYTES {
+        return Err(Error::Refused(format!(
+            "only {} KiB free at {} for the run's log and progress files; free some space, or set \
+             os_migrate_vmw_data_dir (module option osmdatadir) to a directory with room",
+            facts.free_space.free_bytes >> 10,
+            facts.free_space.measured_path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Why this host cannot read disks over the transport, if it cannot.
+pub fn host_problem(facts: &HostFacts, transport: &Transport) -> Option<String> {
+    if !facts.nbdkit.installed {
+        return Some(
+            "nbdkit is not installed on this conversion host; install it (the conversion_host role does)"
+                .into(),
+        );
+    }
+    let plugin = |name: &str| facts.nbdkit.plugins.iter().any(|p| p == name);
+    match transport {
+        Transport::Vddk { libdir, .. } if !facts.vddk.plugin => Some(format!(
+            "the vddk transport needs nbdkit's vddk plugin, which this conversion host lacks \
+             (plugins: {}); install nbdkit-vddk-plugin, or set transport: https or file \
+             (VDDK library directory {}: vddk_libdir, module option libdir)",
+            facts.nbdkit.plugins.join(", "),
+            libdir.display()
+        )),
+        Transport::Vddk { libdir, .. } if !facts.vddk.libdir_present => Some(format!(
+            "no VDDK library (lib64/libvixDiskLib.so*) under {}; unpack VMware's VDDK there or set \
+             vddk_libdir (module option libdir) to where it is, or set transport: https or file",
+            libdir.display()
+        )),
+        Transport::Https { .. } if !plugin("curl") => Some(
+            "the https transport needs nbdkit's curl plugin, which this conversion host lacks; \
+             install it (nbdkit-curl-plugin), or set transport"
+                .into(),
+        ),
+        Transport::File { .. } if !plugin("file") => Some(
+            "the file transport needs nbdkit's file plugin, which this conversion host lacks; \
+             install it, or set transport"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// The volumes' types and zone exist and the project has room for the new volumes.
+pub async fn refuse_unready_cloud(
+    cloud: &openstack::Client,
+    request: &Request,
+    vm: &VirtualMachine,
+    new_disks: &[&Disk],
+) -> Result<()> {
+    let mut types: Vec<Wanted> = Vec::new();
+    for disk in new_disks {
+        let wanted = match datastore_type(request, disk) {
+            Some(kind) => Wanted::new(kind, variables::VOLUME_TYPE_MAPPING),
+            None => match &request.volume_type {
+                Some(kind) => Wanted::new(kind.clone(), variables::VOLUME_TYPE),
+                None => continue,
+            },
+        };
+        if !types.contains(&wanted) {
+            types.push(wanted);
+        }
+    }
+    let plan = CloudPlan {
+        vms: vec![VmNeeds {
+            name: vm.name.clone(),
+            volume_gib: new_disks
+                .iter()
+                .map(|d| (d.capacity_bytes.max(0) as u64).div_ceil(1 << 30))
+                .collect(),
+            ..VmNeeds::default()
+        }],
+        volume_types: types,
+        volume_availability_zone: request
+            .availability_zone
+            .clone()
+            .map(|zone| Wanted::new(zone, variables::VOLUME_AVAILABILITY_ZONE)),
+        servers: false,
+        ..CloudPlan::default()
+    };
+    let findings = preflight::check(cloud, &plan)
+        .await
+        .map_err(|cause| Error::Cloud {
+            what: "cannot check the destination cloud before starting".into(),
+            cause,
+        })?;
+    let critical: Vec<String> = findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::Critical)
+        .map(|f| format!("{} ({})", f.message, f.id))
+        .collect();
+    if critical.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused(critical.join("; ")))
+    }
+}
+
+/// The type `volume_type_mapping` gives the disk's datastore.
+pub(crate) fn datastore_type(request: &Request, disk: &Disk) -> Option<String> {
+    disk.datastore
+        .as_ref()
+        .and_then(|d| d.name.clone())
+        .or_else(|| {
+            disk.file_name
+                .as_deref()
+                .and_then(vsphere::datastore::DatastorePath::parse)
+                .map(|p| p.datastore)
+        })
+        .and_then(|ds| request.volume_type_mapping.get(&ds).cloned())
+}
