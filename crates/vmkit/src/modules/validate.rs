@@ -31,7 +31,8 @@ pub struct Args {
     /// `[{vmware_datastore, openstack_type}]`; when given, disks on unmapped datastores are reported.
     #[arg(elements = "dict")]
     pub volume_type_mapping: Option<Vec<serde_json::Value>>,
-    /// The guests' IPs are to be kept as fixed IPs (a VM without guest IPs is then critical).
+    /// The guests' IPs are to be kept as fixed IPs (a VM without guest IPs stays a warning: its
+    /// ports get addresses from Neutron).
     #[arg(default = false)]
     pub use_fixed_ips: bool,
     /// Rule ids to skip.
