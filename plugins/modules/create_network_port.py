@@ -15,7 +15,9 @@ description:
   - With I(use_fixed_ips), the VM's IPv4 and IPv6 addresses become the port's fixed IPs, each on the
     subnet that holds it (I(subnet_uuid) first, then the NIC's own subnet, then the network's
     subnets); link-local addresses are left out and an address no subnet holds is a warning.
-  - Without addresses, I(subnet_uuid) (or the NIC's subnet) is the subnet Neutron allocates from.
+  - Without addresses, I(subnet_uuid) (or the NIC's subnet) is the subnet Neutron allocates from;
+    with I(use_fixed_ips), a NIC whose guest reports no address is a warning and Neutron allocates
+    (the original's behaviour).
   - Ports carry the tag C(os-migrate-vmware). A second run finds the port with the NIC's MAC and our
     tag and makes nothing; a port with that MAC that the migration did not make is an error
     naming it.

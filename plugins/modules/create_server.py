@@ -65,7 +65,8 @@ options:
     required: true
   key_name:
     description:
-      - The key pair to inject (the original accepted it but never sent it).
+      - The key pair to inject (the original accepted it but never sent it). A key pair that does
+        not exist is a warning and the server is made without one, as the original made it.
     type: str
   boot_from_cinder:
     description:

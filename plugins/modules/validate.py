@@ -130,8 +130,9 @@ options:
     elements: dict
   use_fixed_ips:
     description:
-      - The guests' IPs are to be kept as the ports' fixed IPs; a VM whose guest reports no IP
-        is then critical instead of a warning.
+      - The guests' IPs are to be kept as the ports' fixed IPs. A VM whose guest reports no IP
+        (any powered-off VM) is still a warning, as in the original; its ports then get addresses
+        from Neutron.
     type: bool
     default: false
   skip_rules:

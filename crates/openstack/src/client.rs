@@ -1,8 +1,8 @@
 //! The authenticated session: picks endpoints from the catalog, re-authenticates once per 401,
 //! backs off on 429/502/503/504 and turns error answers into [`ApiError`]s.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
@@ -14,6 +14,7 @@ use url::Url;
 use crate::auth::{self, Token};
 use crate::config::CloudConfig;
 use crate::error::{ApiError, Error, Result};
+use crate::region::RegionChoice;
 use crate::secret::Secret;
 use crate::service::ServiceType;
 
@@ -64,6 +65,8 @@ struct Inner {
     options: ClientOptions,
     token: Mutex<Option<CurrentToken>>,
     authentications: AtomicU64,
+    /// Decided from the first token's catalog, so a later token cannot move the calls elsewhere.
+    region: OnceLock<RegionChoice>,
 }
 
 #[derive(Clone)]
@@ -173,10 +176,24 @@ impl Client {
                 options,
                 token: Mutex::new(None),
                 authentications: AtomicU64::new(0),
+                region: OnceLock::new(),
             }),
         };
-        client.current_token().await?;
+        let current = client.current_token().await?;
+        let choice = current
+            .token
+            .catalog
+            .choose_region(client.inner.config.region_name.as_deref());
+        if let Some(warning) = &choice.warning {
+            tracing::warn!(cloud = %client.inner.config.name, "{warning}");
+        }
+        client.inner.region.get_or_init(|| choice);
         Ok(client)
+    }
+
+    /// Set when the configured region_name is not the catalog's name of the region used.
+    pub fn region_warning(&self) -> Option<&str> {
+        self.inner.region.get()?.warning.as_deref()
     }
 
     pub fn config(&self) -> &CloudConfig {
@@ -347,10 +364,14 @@ impl Client {
         if service == ServiceType::Identity {
             return Ok(self.inner.identity_url.clone());
         }
+        let region = match self.inner.region.get() {
+            Some(choice) => choice.region.as_deref(),
+            None => self.inner.config.region_name.as_deref(),
+        };
         token.catalog.endpoint(
             service,
             self.inner.config.interface,
-            self.inner.config.region_name.as_deref(),
+            region,
             token.project_id.as_deref(),
         )
     }
@@ -742,6 +763,7 @@ mod tests {
                 options: ClientOptions::default(),
                 token: Mutex::new(None),
                 authentications: AtomicU64::new(0),
+                region: OnceLock::new(),
             }),
         };
         let request = Request::get(ServiceType::Compute, &["servers", "a b"]).microversion("2.67");

@@ -29,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod neutron;
 pub mod nova;
+pub mod region;
 pub mod secret;
 pub mod service;
 mod wait;

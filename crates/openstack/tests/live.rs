@@ -177,20 +177,35 @@ async fn original_dict_shape_and_os_environment_reach_the_real_keystone() {
     volumes::list(&client, &volumes::ListOpts::default())
         .await
         .expect("list");
+}
 
-    let mut elsewhere = support::config(&bed.cloud);
-    elsewhere.region_name = Some("RegionNowhere".into());
-    let client = Client::connect(elsewhere)
+/// The original's documented examples say `region_name: regionOne`; the test bed's Keystone has
+/// one region, `RegionOne`. (A name matching nothing among several regions stays an error: the
+/// unit tests of `region` and `auth` check that on a two-region catalog.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_in_another_case_or_unknown_to_a_single_region_catalog_warns() {
+    let bed = testbed();
+    let exact = Client::connect(support::config(&bed.cloud))
         .await
-        .expect("auth does not need the region");
-    let err = volumes::list(&client, &volumes::ListOpts::default())
-        .await
-        .expect_err("no endpoint");
-    let text = err.to_string();
-    assert!(
-        text.contains("RegionNowhere") && text.contains("RegionOne/public"),
-        "{text}"
-    );
+        .expect("connects");
+    assert_eq!(exact.region_warning(), None);
+    for (name, why) in [
+        ("regionOne", "only in case"),
+        ("RegionNowhere", "only region"),
+    ] {
+        let mut config = support::config(&bed.cloud);
+        config.region_name = Some(name.into());
+        let client = Client::connect(config).await.expect("connects");
+        let warning = client.region_warning().expect("a warning").to_owned();
+        assert!(
+            warning.contains(&format!("{name:?}")) && warning.contains(why),
+            "{warning}"
+        );
+        assert!(warning.contains("\"RegionOne\""), "{warning}");
+        volumes::list(&client, &volumes::ListOpts::default())
+            .await
+            .unwrap_or_else(|e| panic!("region_name {name}: {e}"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -249,6 +249,12 @@ fn fixed_ips(
     warnings: &mut Vec<String>,
 ) -> Vec<FixedIpRequest> {
     let mut requests = Vec::new();
+    if use_fixed_ips && nic.ip_addresses.is_empty() {
+        warnings.push(format!(
+            "NIC {index} (MAC {}): the guest reports no IP address to keep; the port gets an address from Neutron",
+            nic.mac
+        ));
+    }
     if use_fixed_ips {
         for text in &nic.ip_addresses {
             let Ok(ip) = text.trim().parse::<IpAddr>() else {
@@ -416,6 +422,33 @@ mod tests {
         let ips = fixed_ips(0, &nic(&[]), false, &[], &[], &mut warnings);
         assert!(ips.is_empty());
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn fixed_ips_of_a_guest_without_addresses_come_from_neutron_with_a_warning() {
+        let named = subnet("named", "10.20.0.0/24");
+        let mut warnings = Vec::new();
+        let ips = fixed_ips(
+            1,
+            &nic(&[]),
+            true,
+            std::slice::from_ref(&named),
+            std::slice::from_ref(&named),
+            &mut warnings,
+        );
+        assert_eq!(
+            ips,
+            vec![FixedIpRequest {
+                subnet_id: Some("named".into()),
+                ip_address: None
+            }]
+        );
+        assert!(fixed_ips(1, &nic(&[]), true, &[], &[], &mut warnings).is_empty());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains("NIC 1") && warnings[0].contains("from Neutron"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

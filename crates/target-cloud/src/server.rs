@@ -8,9 +8,9 @@ use std::time::Duration;
 use openstack::Client;
 use openstack::cinder::volumes;
 use openstack::neutron::{networks, ports, security_groups};
-use openstack::nova::flavors;
 use openstack::nova::servers::{self, CreateOpts, ListOpts, Nic, Server};
-use tracing::info;
+use openstack::nova::{flavors, keypairs};
+use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::marker;
@@ -51,13 +51,13 @@ pub enum Outcome {
 }
 
 /// `wait`: how long to wait for ACTIVE; None returns once Nova accepted the request (the server
-/// is then still building).
+/// is then still building). Also returns what the caller should warn about.
 pub async fn ensure_server(
     client: &Client,
     request: &ServerRequest,
     check_mode: bool,
     wait: Option<Duration>,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Vec<String>)> {
     if request.name.trim().is_empty() {
         return Err(Error::Invalid("name: a server needs a name".into()));
     }
@@ -80,11 +80,12 @@ pub async fn ensure_server(
             }
             _ => server,
         };
-        return Ok(Outcome::Existing(server));
+        return Ok((Outcome::Existing(server), Vec::new()));
     }
-    let opts = resolve(client, request).await?;
+    let mut warnings = Vec::new();
+    let opts = resolve(client, request, &mut warnings).await?;
     if check_mode {
-        return Ok(Outcome::WouldCreate);
+        return Ok((Outcome::WouldCreate, warnings));
     }
     let id = servers::create(client, &opts).await?;
     info!(server = %id, name = %request.name, "created server");
@@ -92,7 +93,7 @@ pub async fn ensure_server(
         Some(timeout) => servers::wait_active(client, &id, timeout).await?,
         None => servers::get(client, &id).await?,
     };
-    Ok(Outcome::Created(server))
+    Ok((Outcome::Created(server), warnings))
 }
 
 /// The server of this name that carries our tag; a same-named server without it is not ours
@@ -143,7 +144,11 @@ fn not_found(what: String) -> impl FnOnce(openstack::Error) -> Error {
 }
 
 /// Turns every name into an id, and checks what Nova would refuse late or vaguely.
-async fn resolve(client: &Client, request: &ServerRequest) -> Result<CreateOpts> {
+async fn resolve(
+    client: &Client,
+    request: &ServerRequest,
+    warnings: &mut Vec<String>,
+) -> Result<CreateOpts> {
     let flavor = flavors::find(client, &request.flavor)
         .await
         .map_err(not_found(format!("flavor {:?}", request.flavor)))?;
@@ -210,6 +215,10 @@ async fn resolve(client: &Client, request: &ServerRequest) -> Result<CreateOpts>
             .map_err(not_found(format!("security group {name:?}")))?;
         groups.push(group.id);
     }
+    let key_name = match request.key_name.as_deref() {
+        Some(name) => existing_key_pair(client, name, warnings).await?,
+        None => None,
+    };
     Ok(CreateOpts {
         name: request.name.clone(),
         flavor_id: flavor.id,
@@ -218,11 +227,35 @@ async fn resolve(client: &Client, request: &ServerRequest) -> Result<CreateOpts>
         nics,
         security_groups: groups,
         availability_zone: request.availability_zone.clone(),
-        key_name: request.key_name.clone(),
+        key_name,
         user_data: request.user_data.clone().map(String::into_bytes),
         metadata: BTreeMap::new(),
         tags: vec![marker::TAG.to_owned()],
         description: Some(marker::server_description(&request.name)),
         ..CreateOpts::default()
     })
+}
+
+/// The original never sent a key pair, so its documented examples name one that need not exist
+/// (`ssh_key_name: default`); Nova would refuse the server for it after the disks were copied.
+/// A missing key pair is left out, with a warning, as the original's server was made.
+async fn existing_key_pair(
+    client: &Client,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>> {
+    match keypairs::get(client, name).await {
+        Ok(keypair) => Ok(Some(keypair.name)),
+        Err(e) if e.is_not_found() => {
+            let message = format!(
+                "key pair {name:?} does not exist for this user; the server is made without a key pair \
+                 (create it, or set the playbook variable ssh_key_name / the option key_name to an existing \
+                 key pair, or to \"\" for none)"
+            );
+            warn!("{message}");
+            warnings.push(message);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -155,7 +155,7 @@ pub const RULES: &[Rule] = &[
         id: "vmware.vm_missing_ip.detected",
         severity: Warning,
         forklift: true,
-        summary: "no guest IP address (critical when fixed IPs are to be kept)",
+        summary: "no guest IP address (with use_fixed_ips: the ports get addresses from Neutron)",
         check: Check::Vm(missing_ips),
     },
     Rule {
@@ -551,19 +551,17 @@ fn missing_ips(vm: &Vm, plan: &Plan) -> Vec<Hit> {
     if vm.info.interfaces.iter().any(|n| !n.ipaddresses.is_empty()) {
         return Vec::new();
     }
-    let mut found = hit(
+    // A warning also with use_fixed_ips: the original then let Neutron allocate the addresses,
+    // and every powered-off VM reports none.
+    vec![hit(
         "guest.net",
         if plan.use_fixed_ips {
-            "the guest reports no IP address, so its IPs cannot be kept as fixed IPs; power the VM on with \
-             VMware Tools running and export again, or set use_fixed_ips: false"
+            "the guest reports no IP address, so its IPs cannot be kept as fixed IPs: its ports get \
+             addresses from Neutron; to keep them, power the VM on with VMware Tools running and export again"
         } else {
             "the guest reports no IP address (VM off or VMware Tools not running); IPs cannot be checked or kept"
         },
-    );
-    if plan.use_fixed_ips {
-        found.severity = Some(Severity::Critical);
-    }
-    vec![found]
+    )]
 }
 
 fn hostname_empty(vm: &Vm, _: &Plan) -> Vec<Hit> {

@@ -377,14 +377,14 @@ fn a_disk_without_cbt_is_reported_once_and_only_where_it_matters() {
 }
 
 #[test]
-fn missing_ips_are_critical_when_fixed_ips_are_kept() {
+fn missing_ips_are_a_warning_also_when_fixed_ips_are_kept() {
     let plan = Plan {
         use_fixed_ips: true,
         ..Plan::default()
     };
     assert_eq!(
         findings(|i, _| i.interfaces[0].ipaddresses.clear(), &plan),
-        one("vmware.vm_missing_ip.detected", Severity::Critical)
+        one("vmware.vm_missing_ip.detected", Severity::Warning)
     );
 }
 

@@ -1109,3 +1109,52 @@ fn bad_input_says_what_to_fix() {
         &["guest_info_path", "export_metadata"],
     );
 }
+
+/// What the original's documented examples say and the original ignored: `region_name:
+/// regionOne` (the test bed's region is RegionOne) and `ssh_key_name: default` (a key pair that
+/// need not exist). Both are warnings; the server would be made in the catalog's region without
+/// a key pair (check mode: everything is resolved, nothing made).
+#[test]
+fn examples_region_and_missing_key_pair_are_warnings() {
+    let bed = Bed::new();
+    let volume = bed.new_volume(&unique("boot"), &[]);
+    let mut cleanup = Cleanup::new(&bed);
+    cleanup.add("delete_volume", &volume.id);
+    bed.block_on(volumes::set_bootable(&bed.client, &volume.id, true))
+        .expect("bootable");
+    let clouds: Value = serde_norway::from_str(
+        &std::fs::read_to_string(var("OS_CLIENT_CONFIG_FILE")).expect("clouds.yaml"),
+    )
+    .expect("yaml");
+    let mut inline = clouds["clouds"][&bed.cloud].clone();
+    assert_eq!(inline["region_name"], json!("RegionOne"), "{inline}");
+    inline["region_name"] = json!("regionOne");
+    let key = unique("no-such-key");
+    let would = run_check(
+        "create_server",
+        json!({
+            "cloud": inline, "name": unique("x"), "boot_volume": volume.id, "flavor": "m1.tiny",
+            "key_name": key,
+        }),
+    );
+    ok("create_server", &would);
+    assert_eq!(would["changed"], json!(true), "{would}");
+    let warnings: Vec<&str> = would["warnings"]
+        .as_array()
+        .map(|w| w.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        warnings.iter().any(
+            |w| w.starts_with("argument cloud: region_name \"regionOne\"")
+                && w.contains("using region \"RegionOne\"")
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&format!("key pair {key:?} does not exist"))
+                && w.contains("without a key pair")),
+        "{warnings:?}"
+    );
+}

@@ -1,4 +1,4 @@
-//! Nova key pairs: `/os-keypairs`.
+//! Nova key pairs: `/os-keypairs/{name}` (a key pair belongs to the user, not the project).
 
 use serde::Deserialize;
 
@@ -6,13 +6,15 @@ use crate::client::{Client, Request};
 use crate::error::Result;
 use crate::service::ServiceType::Compute;
 
+/// 2.2: `type` (ssh or x509) in the answer.
+pub const MICROVERSION: &str = "2.2";
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Keypair {
     pub name: String,
-    #[serde(default)]
-    pub fingerprint: Option<String>,
+    pub fingerprint: String,
     #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    pub key_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -20,10 +22,9 @@ struct KeypairEnvelope {
     keypair: Keypair,
 }
 
-/// The token's user's key pair of this name (key pairs belong to users, not projects).
+/// The user's key pair of this name; a missing one is a not-found error (`is_not_found`).
 pub async fn get(client: &Client, name: &str) -> Result<Keypair> {
-    let envelope: KeypairEnvelope = client
-        .send_json(Request::get(Compute, &["os-keypairs", name]))
-        .await?;
+    let request = Request::get(Compute, &["os-keypairs", name]).microversion(MICROVERSION);
+    let envelope: KeypairEnvelope = client.send_json(request).await?;
     Ok(envelope.keypair)
 }

@@ -16,6 +16,7 @@ use validation::{Finding, Severity};
 /// Every rule id of this module, for `skip_rules`.
 pub const RULE_IDS: &[&str] = &[
     "openstack.region.missing",
+    "openstack.region.fallback",
     "openstack.network.missing",
     "openstack.subnet.missing",
     "openstack.volume_type.missing",
@@ -125,6 +126,20 @@ pub async fn check(client: &Client, plan: &CloudPlan) -> openstack::Result<Vec<F
             ));
         }
     }
+    // The original ignored region_name: one that differs only in case, or any name with a
+    // single-region catalog, is used (openstack's region choice) and said here.
+    let mut findings = match client.region_warning() {
+        Some(warning) => every_vm(
+            plan,
+            "openstack.region.fallback",
+            Severity::Warning,
+            "dst_cloud",
+            format!(
+                "{warning}; set region_name in dst_cloud to the catalog's name to silence this"
+            ),
+        ),
+        None => Vec::new(),
+    };
     // Independent lookups: at once, so a plan costs the slowest service's round trips only.
     let (networks, storage, servers, quotas) = futures_util::future::try_join4(
         network::check(client, plan),
@@ -133,7 +148,7 @@ pub async fn check(client: &Client, plan: &CloudPlan) -> openstack::Result<Vec<F
         quota::check(client, plan),
     )
     .await?;
-    let mut findings = networks;
+    findings.extend(networks);
     findings.extend(storage);
     findings.extend(servers);
     findings.extend(quotas);

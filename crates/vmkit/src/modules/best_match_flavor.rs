@@ -29,12 +29,12 @@ impl Module for BestMatchFlavor {
     const NAME: &'static str = "best_match_flavor";
     type Args = Args;
 
-    fn run(args: Args, _ctx: &mut Context) -> anyhow::Result<Response> {
+    fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         let guest: GuestInfo = read_data_file("guest_info_path", &args.guest_info_path)?;
         let disks: DiskInfo = read_data_file("disk_info_path", &args.disk_info_path)?;
         let needs = VmNeeds::new(guest.vcpus(), guest.memory_mib(), disks.total_bytes());
         super::block_on(async {
-            let client = connect("cloud", args.cloud.as_ref()).await?;
+            let client = connect(ctx, "cloud", args.cloud.as_ref()).await?;
             let all = flavors::list(&client, &flavors::ListOpts::default())
                 .await
                 .context("cannot list the flavors")?;

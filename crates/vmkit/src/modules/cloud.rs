@@ -4,13 +4,30 @@
 
 use std::time::Duration;
 
-use ansible_module::Response;
+use ansible_module::{Context, Response};
 use anyhow::Context as _;
 use openstack::{Client, CloudArg};
 use serde_json::Value;
 use target_cloud::delete::{Deleted, Kind, delete};
 
-pub(crate) async fn connect(argument: &str, value: Option<&Value>) -> anyhow::Result<Client> {
+/// A region_name the catalog knows under another spelling becomes a warning of the module.
+pub(crate) async fn connect(
+    ctx: &mut Context,
+    argument: &str,
+    value: Option<&Value>,
+) -> anyhow::Result<Client> {
+    let client = connect_reporting_region_in_findings(argument, value).await?;
+    if let Some(warning) = client.region_warning() {
+        ctx.warn(format!("argument {argument}: {warning}"));
+    }
+    Ok(client)
+}
+
+/// The client only: for `validate`, whose pre-flight reports the region as a finding.
+pub(crate) async fn connect_reporting_region_in_findings(
+    argument: &str,
+    value: Option<&Value>,
+) -> anyhow::Result<Client> {
     let cloud = match value {
         Some(value) => {
             CloudArg::from_value(value).with_context(|| format!("argument {argument}"))?
@@ -24,6 +41,7 @@ pub(crate) async fn connect(argument: &str, value: Option<&Value>) -> anyhow::Re
 
 /// The result of a delete_* module: `changed`, `msg`, and the `id` deleted (or that would be).
 pub(crate) fn delete_module(
+    ctx: &mut Context,
     kind: Kind,
     cloud: Option<&Value>,
     name: &str,
@@ -33,7 +51,7 @@ pub(crate) fn delete_module(
 ) -> anyhow::Result<Response> {
     let what = kind.name();
     super::block_on(async {
-        let client = connect("cloud", cloud).await?;
+        let client = connect(ctx, "cloud", cloud).await?;
         let wait = wait.then(|| Duration::from_secs(timeout));
         let outcome = delete(&client, kind, name, check_mode, wait)
             .await

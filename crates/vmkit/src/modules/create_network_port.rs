@@ -54,7 +54,7 @@ impl Module for CreateNetworkPort {
         };
         let check_mode = ctx.check_mode;
         let outcome = super::block_on(async {
-            let client = connect("cloud", args.cloud.as_ref()).await?;
+            let client = connect(ctx, "cloud", args.cloud.as_ref()).await?;
             ensure_ports(&client, &request, check_mode)
                 .await
                 .with_context(|| format!("cannot make the ports of VM {:?}", args.vm_name))

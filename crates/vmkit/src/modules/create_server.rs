@@ -69,12 +69,15 @@ impl Module for CreateServer {
         };
         let check_mode = ctx.check_mode;
         let wait = args.wait.then(|| Duration::from_secs(args.timeout));
-        let outcome = super::block_on(async {
-            let client = connect("cloud", args.cloud.as_ref()).await?;
+        let (outcome, warnings) = super::block_on(async {
+            let client = connect(ctx, "cloud", args.cloud.as_ref()).await?;
             ensure_server(&client, &request, check_mode, wait)
                 .await
                 .with_context(|| format!("cannot create server {:?}", args.name))
         })??;
+        for warning in warnings {
+            ctx.warn(warning);
+        }
         Ok(match outcome {
             Outcome::Existing(server) => Response::new()
                 .msg(format!(

@@ -27,6 +27,7 @@ impl Module for DeleteVolume {
 
     fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         delete_module(
+            ctx,
             Kind::Volume,
             args.cloud.as_ref(),
             &args.name,

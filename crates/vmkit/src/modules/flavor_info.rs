@@ -21,9 +21,9 @@ impl Module for FlavorInfo {
     const NAME: &'static str = "flavor_info";
     type Args = Args;
 
-    fn run(args: Args, _ctx: &mut Context) -> anyhow::Result<Response> {
+    fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         super::block_on(async {
-            let client = connect("cloud", args.cloud.as_ref()).await?;
+            let client = connect(ctx, "cloud", args.cloud.as_ref()).await?;
             let flavor = flavors::find(&client, &args.flavor_name)
                 .await
                 .with_context(|| format!("cannot look up flavor {:?}", args.flavor_name))?;

@@ -44,7 +44,7 @@ impl Module for ImportFlavor {
         }
         let check_mode = ctx.check_mode;
         let outcome = super::block_on(async {
-            let client = connect("cloud", args.cloud.as_ref()).await?;
+            let client = connect(ctx, "cloud", args.cloud.as_ref()).await?;
             import(&client, params, check_mode)
                 .await
                 .with_context(|| format!("cannot import flavor {:?}", params.name))

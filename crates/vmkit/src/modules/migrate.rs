@@ -191,7 +191,7 @@ impl Module for Migrate {
         let report = super::block_on(async {
             let client = connection.connect().await?;
             request.transport = transport(&args, &tls, &client).await?;
-            let cloud = connect("dst_cloud", args.dst_cloud.as_ref()).await?;
+            let cloud = connect(ctx, "dst_cloud", args.dst_cloud.as_ref()).await?;
             let password = SecretValue::new(args.vsphere.password.expose());
             let vsphere = migrate::Vsphere {
                 client: &client,

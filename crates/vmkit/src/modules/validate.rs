@@ -13,7 +13,7 @@ use target_cloud::preflight::{self, CloudPlan, PortNeed, VmNeeds, Wanted, variab
 use validation::{FailOn, Finding, MigrationType, Plan, Severity, Transport};
 use vm_export::Selection;
 
-use crate::modules::cloud::connect;
+use crate::modules::cloud::connect_reporting_region_in_findings;
 use crate::modules::export_metadata::network_map;
 use crate::modules::vsphere_connection::{Connection, VsphereConnectionArgs, logout};
 
@@ -42,7 +42,8 @@ pub struct Args {
     /// `[{vmware_datastore, openstack_type}]`; when given, disks on unmapped datastores are reported.
     #[arg(elements = "dict")]
     pub volume_type_mapping: Option<Vec<serde_json::Value>>,
-    /// The guests' IPs are to be kept as fixed IPs (a VM without guest IPs is then critical).
+    /// The guests' IPs are to be kept as fixed IPs (a VM without guest IPs stays a warning: its
+    /// ports get addresses from Neutron).
     #[arg(default = false)]
     pub use_fixed_ips: bool,
     /// The destination cloud (a clouds.yaml name or the original's dict); when given, what the
@@ -174,7 +175,8 @@ pub(crate) fn run_validation(
     {
         let plan = cloud_plan(&infos, &request.plan, cloud);
         let found = crate::modules::block_on(async {
-            let client = connect("dst_cloud", cloud.dst_cloud.as_ref()).await?;
+            let client =
+                connect_reporting_region_in_findings("dst_cloud", cloud.dst_cloud.as_ref()).await?;
             anyhow::Ok(
                 preflight::check(&client, &plan)
                     .await

@@ -20,9 +20,9 @@ impl Module for VolumeInfo {
     const NAME: &'static str = "volume_info";
     type Args = Args;
 
-    fn run(args: Args, _ctx: &mut Context) -> anyhow::Result<Response> {
+    fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         super::block_on(async {
-            let client = connect("cloud", args.cloud.as_ref()).await?;
+            let client = connect(ctx, "cloud", args.cloud.as_ref()).await?;
             let volume = volumes::find(&client, &args.name)
                 .await
                 .with_context(|| format!("cannot look up volume {:?}", args.name))?;

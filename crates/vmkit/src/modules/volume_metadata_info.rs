@@ -22,9 +22,9 @@ impl Module for VolumeMetadataInfo {
     const NAME: &'static str = "volume_metadata_info";
     type Args = Args;
 
-    fn run(args: Args, _ctx: &mut Context) -> anyhow::Result<Response> {
+    fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         super::block_on(async {
-            let client = connect("dst_cloud", args.dst_cloud.as_ref()).await?;
+            let client = connect(ctx, "dst_cloud", args.dst_cloud.as_ref()).await?;
             let volume = volumes::find(&client, &args.volume_id)
                 .await
                 .with_context(|| format!("cannot look up volume {:?}", args.volume_id))?;
