@@ -11,6 +11,7 @@ pub mod conversion;
 mod error;
 mod host;
 mod journal;
+pub mod lease;
 mod lock;
 pub mod names;
 pub mod request;
@@ -19,6 +20,6 @@ mod source;
 mod transfer;
 pub mod volume;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, SourcePower};
 pub use request::{ConversionHostId, ConversionOptions, Phase, Request, Transport};
 pub use run::{DiskMode, DiskOutcome, Outcome, Report, RunFiles, Vsphere, migrate};
