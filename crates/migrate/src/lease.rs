@@ -25,8 +25,9 @@ pub struct Lease {
 impl Lease {
     /// Writes this process's id into the lease (for `cancel.yml`); the controller renews it by
     /// its modification time only. Refused when the lease is already missing or stale: nothing
-    /// has changed yet.
-    pub fn hold(&self) -> Result<()> {
+    /// has changed yet. The lease is removed when the returned guard goes, at the end of the run,
+    /// so a pid in a lease is one of a running migrate (unless it was killed).
+    pub fn hold(&self) -> Result<Held> {
         if let Some(why) = self.lapse() {
             return Err(Error::Refused(format!(
                 "the lease {} {why} before the run began (argument 'lease_file'): the controller \
@@ -37,7 +38,8 @@ impl Lease {
         let mut file = open_private(&self.path, Open::Truncate)
             .step(|| format!("cannot write the lease {}", self.path.display()))?;
         writeln!(file, "{}", std::process::id())
-            .step(|| format!("cannot write the lease {}", self.path.display()))
+            .step(|| format!("cannot write the lease {}", self.path.display()))?;
+        Ok(Held(self.path.clone()))
     }
 
     /// Returns once the lease has lapsed, with the error that ends the run.
@@ -56,6 +58,16 @@ impl Lease {
 
     fn lapse(&self) -> Option<String> {
         lapse_of(&self.path, self.timeout, SystemTime::now())
+    }
+}
+
+/// A held lease; removed when dropped.
+#[derive(Debug)]
+pub struct Held(PathBuf);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -111,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn holding_writes_the_pid_and_a_missing_lease_is_refused() {
+    fn holding_writes_the_pid_until_the_end_and_a_missing_lease_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let lease = Lease {
             path: dir.path().join("migrate.lease"),
@@ -120,10 +132,12 @@ mod tests {
         let err = lease.hold().unwrap_err().to_string();
         assert!(err.contains("was removed before the run began"), "{err}");
         std::fs::write(&lease.path, "").unwrap();
-        lease.hold().unwrap();
+        let held = lease.hold().unwrap();
         assert_eq!(
             std::fs::read_to_string(&lease.path).unwrap().trim(),
             std::process::id().to_string()
         );
+        drop(held);
+        assert!(!lease.path.exists(), "the lease outlived the run");
     }
 }

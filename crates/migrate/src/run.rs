@@ -253,9 +253,7 @@ async fn migrate_vm(
     let server_id = crate::host::server_id(cloud, &request.conversion_host).await?;
     files.create(&request.data_root)?;
     let _lock = VmLock::acquire(&files.dir, &vm.name)?;
-    if let Some(lease) = &request.lease {
-        lease.hold()?;
-    }
+    let _lease = request.lease.as_ref().map(lease::Lease::hold).transpose()?;
     let journal = Arc::new(
         Journal::open(&vm.name, &files.progress_file, &files.log_file)
             .step(|| "cannot open the progress file or log".to_owned())?,
