@@ -1327,6 +1327,105 @@ fn a_run_failing_after_the_power_off_powers_the_vm_on_again_unless_told_not_to()
     assert_eq!(bed.power_state(&vm), vsphere::vm::PowerState::PoweredOff);
 }
 
+/// A volume type whose backend does not exist, made for one test with the admin cloud: Cinder
+/// accepts the create and the volume goes to `error`. Dropped: the VM's volumes, then the type.
+struct UnplaceableType<'a> {
+    bed: &'a Bed,
+    admin: Client,
+    vm: String,
+    id: String,
+    name: String,
+}
+
+impl<'a> UnplaceableType<'a> {
+    fn create(bed: &'a Bed, vm: &str) -> Self {
+        use openstack::{Request, ServiceType};
+        let config = ConfigLoader::from_process()
+            .load(Some(&CloudArg::Name(var("VMKIT_TEST_CLOUD_ADMIN"))))
+            .unwrap();
+        let admin = bed.runtime.block_on(Client::connect(config)).unwrap();
+        let name = format!("vmkit-test-nowhere-{}", std::process::id());
+        let created: Value = bed
+            .runtime
+            .block_on(admin.send_json(Request::post(
+                ServiceType::BlockStorage,
+                &["types"],
+                json!({"volume_type": {"name": name,
+                       "extra_specs": {"volume_backend_name": "vmkit-test-nowhere"}}}),
+            )))
+            .unwrap();
+        let id = created["volume_type"]["id"].as_str().unwrap().to_owned();
+        UnplaceableType {
+            bed,
+            admin,
+            vm: vm.to_owned(),
+            id,
+            name,
+        }
+    }
+}
+
+impl Drop for UnplaceableType<'_> {
+    fn drop(&mut self) {
+        use openstack::{Request, ServiceType};
+        for volume in self.bed.volumes_of(&self.vm) {
+            let _ = self.bed.runtime.block_on(async {
+                volumes::delete(&self.bed.cloud, &volume.id).await?;
+                volumes::wait_deleted(&self.bed.cloud, &volume.id, Duration::from_secs(60)).await
+            });
+        }
+        let _ = self.bed.runtime.block_on(self.admin.send(Request::delete(
+            ServiceType::BlockStorage,
+            &["types", &self.id],
+        )));
+    }
+}
+
+/// The real Cinder fails the volume create after the power-off (the volume goes to `error`): the
+/// VM runs again, with no snapshot and nothing attached.
+#[test]
+fn a_volume_cinder_fails_to_create_after_the_power_off_leaves_the_vm_running_again() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "cinderfail",
+        vm_spec(
+            "bios",
+            "on",
+            false,
+            vec![disk(
+                8 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 96}),
+            )],
+        ),
+    );
+    let unplaceable = UnplaceableType::create(&bed, &vm);
+    let result = migrate(
+        &bed,
+        &bed.args(&vm, json!({"volumetype": unplaceable.name})),
+    );
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("error"), "not the volume's failure: {msg}");
+    assert!(msg.contains("the source VM was powered on again"), "{msg}");
+    assert_eq!(result["source_power_restored"], json!(true), "{result:#}");
+    let log = std::fs::read_to_string(result["log_file"].as_str().unwrap()).unwrap();
+    assert!(
+        log.contains("VM power: "),
+        "the run did not power the VM off: {log}"
+    );
+    bed.assert_clean(&vm, &result);
+    for volume in bed.volumes_of(&vm) {
+        assert!(
+            volume.attachments.is_empty(),
+            "volume {} attached",
+            volume.id
+        );
+    }
+    assert_eq!(bed.power_state(&vm), vsphere::vm::PowerState::PoweredOn);
+}
+
 /// The controller stops renewing the lease mid-copy (a dead `ansible-playbook`): the run cancels
 /// itself once the lease is `lease_timeout` old, cleans up and powers the VM on again.
 #[test]
