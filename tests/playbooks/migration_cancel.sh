@@ -27,21 +27,13 @@ wait_for_copy() { # the copy has begun; prints migrate's pid (from its lease)
   local i
   for i in $(seq 600); do
     if grep -q '"copy_start"' "$vm_dir/migrate-progress.jsonl" 2>/dev/null; then
+      echo "the copy began at $SECONDS s" >&2
       head -n 1 "$vm_dir/migrate.lease"
       return 0
     fi
     sleep 0.2
   done
   return 1
-}
-
-power_state() {
-  ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json ansible localhost -i localhost, \
-    -e ansible_connection=local -e @"$e2e/testbed_vars.yml" -m os_migrate.vmware_migration_kit.vm_power \
-    -a "{\"server\": \"{{ vcenter_hostname }}\", \"user\": \"{{ vcenter_username }}\",
-         \"password\": \"{{ vcenter_password }}\", \"thumbprint\": \"{{ vcenter_thumbprint }}\",
-         \"vm_name\": \"$vm\"}" --check |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["plays"][0]["tasks"][0]["hosts"]["localhost"]["power_state"])'
 }
 
 ended_within() { # ended_within PID SECONDS: migrate (PID) and the VM's nbdkit are gone in time
@@ -54,14 +46,18 @@ ended_within() { # ended_within PID SECONDS: migrate (PID) and the VM's nbdkit a
 }
 
 check_clean() { # check_clean WHAT
-  local snapshots id attached
+  local snapshots attached
   snapshots=$(curl -sf "$VMKIT_TEST_VSPHERE_CONTROL/snapshots?vm=$vm") || fail "$1: cannot list snapshots"
   [ "$snapshots" = "[]" ] || [ "$snapshots" = "null" ] || fail "$1: snapshots left: $snapshots"
-  for id in $(openstack --os-cloud "$cloud" volume list -f value -c ID -c Name | awk -v p="$vm-" 'index($2, p) == 1 {print $1}'); do
-    attached=$(openstack --os-cloud "$cloud" volume show "$id" -f value -c attachments)
-    [ "$attached" = "[]" ] || fail "$1: volume $id still attached: $attached"
-  done
-  [ "$(power_state)" = poweredOn ] || fail "$1: the VM is not running"
+  attached=$(openstack --os-cloud "$cloud" volume list --long -f json | python3 -c '
+import json, sys
+vols = [v for v in json.load(sys.stdin) if v["Name"].startswith(sys.argv[1] + "-")]
+print("none" if not vols else " ".join(v["ID"] for v in vols if v["Attached to"] or v["Status"] != "available"))
+' "$vm")
+  [ "$attached" != none ] || fail "$1: the run made no volume"
+  [ -z "$attached" ] || fail "$1: volumes still attached or busy: $attached"
+  [ "$(power_state "$vm")" = poweredOn ] || fail "$1: the VM is not running"
+  echo "$1: clean at $SECONDS s"
 }
 
 # 1. Ctrl-C / AAP cancel of ansible-playbook.
