@@ -225,6 +225,29 @@ options:
       - Connecting is bounded by the smaller of this and 30 seconds.
     type: int
     default: 120
+  restore_source_power_on_failure:
+    description:
+      - When the run fails or is cancelled (SIGTERM/SIGINT, a lapsed I(lease_file)) after it
+        began to power off a VM that was running when it started, power that VM on again, once
+        the snapshot is removed and the volumes are detached. The result's
+        C(source_power_restored) says whether it did.
+      - Set to C(false) to leave the VM powered off.
+    type: bool
+    default: true
+  lease_file:
+    description:
+      - A file the caller keeps touching while it waits for the run (the import_workloads role
+        does, every second of its progress loop). The run cancels itself, cleaning up as on
+        SIGTERM, once the file is older than I(lease_timeout) seconds or removed, so a cancelled
+        or lost controller does not leave a copy running. Removing it cancels the run at once.
+      - It must exist when the run starts (else the run is refused before any change); the run
+        writes its process id into it.
+    type: path
+  lease_timeout:
+    description:
+      - Seconds without a renewal of I(lease_file) before the run cancels itself.
+    type: int
+    default: 20
   usesocks:
     description:
       - Accepted for compatibility; nbdkit always listens on a private Unix socket.
@@ -334,6 +357,10 @@ progress_file:
   description: The JSON progress lines.
   returned: success
   type: str
+source_power_restored:
+  description: The run failed or was cancelled after it began to power off the running source VM, and powered it on again.
+  returned: always except when the arguments are refused
+  type: bool
 log_file:
   description: The run's text log on the conversion host.
   returned: success, and on failure once the run wrote it

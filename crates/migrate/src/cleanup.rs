@@ -2,8 +2,10 @@
 //! attached to the conversion host) registers how to undo it, and unregisters once it undid it
 //! itself. When a run fails or is cancelled, whatever is still registered is undone, newest
 //! first, after the copies in flight have stopped (a volume is never detached under a writer).
+//! Powering the source VM off registers powering it on again, so that comes last, once the
+//! snapshot is gone.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,12 +21,18 @@ pub enum Undo {
         server_id: String,
         volume_id: String,
     },
+    /// The VM was on when the run began and the run powers it off.
+    PowerOn {
+        vm: MoRef,
+    },
 }
 
 pub struct Cleanup {
     pending: Mutex<Vec<Undo>>,
     copies_running: AtomicUsize,
     cancel: Cancel,
+    /// The run powered a running VM off and was told not to power it on again on failure.
+    source_left_off: AtomicBool,
 }
 
 impl Cleanup {
@@ -34,6 +42,7 @@ impl Cleanup {
             pending: Mutex::new(Vec::new()),
             copies_running: AtomicUsize::new(0),
             cancel,
+            source_left_off: AtomicBool::new(false),
         })
     }
 
@@ -49,6 +58,15 @@ impl Cleanup {
         if let Some(i) = pending.iter().rposition(|u| u == undo) {
             pending.remove(i);
         }
+    }
+
+    /// Instead of registering [`Undo::PowerOn`]: a failure leaves the VM off, and says so.
+    pub fn leave_source_off(&self) {
+        self.source_left_off.store(true, Ordering::SeqCst);
+    }
+
+    pub fn source_left_off(&self) -> bool {
+        self.source_left_off.load(Ordering::SeqCst)
     }
 
     pub fn take_all(&self) -> Vec<Undo> {

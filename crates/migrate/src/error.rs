@@ -34,8 +34,12 @@ pub enum Error {
     Conversion(String),
     #[error("stopped by a signal (SIGTERM/SIGINT)")]
     Cancelled,
-    /// A run that failed after it began, once its cleanup is over: says how that went.
-    #[error("{cause}; {}", if .left.is_empty() {
+    /// The controller stopped renewing the run's lease (see `lease`).
+    #[error("stopped: {0}")]
+    LeaseLapsed(String),
+    /// A run that failed after it began, once its cleanup is over: says how that went,
+    /// including the source VM's power.
+    #[error("{cause}; {}{power}", if .left.is_empty() {
         "the snapshot and attachments were cleaned up".to_owned()
     } else {
         format!("NOT cleaned up, do it by hand: {}", .left.join("; "))
@@ -43,7 +47,33 @@ pub enum Error {
     AfterCleanup {
         cause: Box<Error>,
         left: Vec<String>,
+        power: SourcePower,
     },
+}
+
+/// What a failed run did about the source VM it had begun to power off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourcePower {
+    /// The run had not begun to power it off (or it was off already).
+    Untouched,
+    /// Powered on again.
+    Restored,
+    /// Left off as asked (`restore_source_power_on_failure: false`).
+    LeftOff,
+    /// Powering it on failed; the failure is among what was not cleaned up.
+    NotRestored,
+}
+
+impl std::fmt::Display for SourcePower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SourcePower::Untouched | SourcePower::NotRestored => "",
+            SourcePower::Restored => "; the source VM was powered on again",
+            SourcePower::LeftOff => {
+                "; the source VM was left powered off (restore_source_power_on_failure: false)"
+            }
+        })
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

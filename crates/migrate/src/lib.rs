@@ -12,6 +12,7 @@ mod error;
 pub mod guest_network;
 mod host;
 mod journal;
+pub mod lease;
 mod lock;
 pub mod names;
 pub mod preflight;
@@ -22,6 +23,6 @@ mod transfer;
 mod vddk_check;
 pub mod volume;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, SourcePower};
 pub use request::{ConversionHostId, ConversionOptions, Phase, Request, Transport};
 pub use run::{DiskMode, DiskOutcome, Outcome, Report, RunFiles, Vsphere, migrate};

@@ -122,4 +122,9 @@ pub struct Request {
     /// the copy (after the engine's one reconnect) instead of hanging.
     pub nbd_timeout: Duration,
     pub check_mode: bool,
+    /// Power a VM that was running when the run began on again when the run fails or is
+    /// cancelled after powering it off (`restore_source_power_on_failure`).
+    pub restore_source_power: bool,
+    /// Renewed by the controller while it waits; the run cancels itself once it lapses.
+    pub lease: Option<crate::lease::Lease>,
 }

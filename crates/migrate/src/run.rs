@@ -26,14 +26,16 @@ use serde_json::json;
 use vsphere::device::{ControllerKind, Disk};
 use vsphere::power::PowerOffOutcome;
 use vsphere::snapshot::{CreateSnapshot, SnapshotTree};
+use vsphere::vm::PowerState;
 use vsphere::{FaultKind, MoRef, VirtualMachine};
 
 use crate::attach::{self, Attached};
 use crate::cleanup::{Cleanup, Undo};
 use crate::conversion::{self, ConvertDisk};
-use crate::error::{Error, Result, Step};
+use crate::error::{Error, Result, SourcePower, Step};
 use crate::guest_network;
 use crate::journal::Journal;
+use crate::lease;
 use crate::lock::VmLock;
 use crate::names::{SNAPSHOT_DESCRIPTION, SNAPSHOT_NAME};
 use crate::request::{Phase, Request};
@@ -111,6 +113,19 @@ pub struct RunFiles {
 pub struct Report {
     pub result: Result<Outcome>,
     pub files: Option<RunFiles>,
+}
+
+impl Report {
+    /// The run failed after it had begun to power the source VM off, and powered it on again.
+    pub fn source_power_restored(&self) -> bool {
+        matches!(
+            &self.result,
+            Err(Error::AfterCleanup {
+                power: SourcePower::Restored,
+                ..
+            })
+        )
+    }
 }
 
 struct PlannedDisk {
@@ -254,6 +269,7 @@ async fn migrate_vm(
     let server_id = crate::host::server_id(cloud, &request.conversion_host).await?;
     files.create(&request.data_root)?;
     let _lock = VmLock::acquire(&files.dir, &vm.name)?;
+    let _lease = request.lease.as_ref().map(lease::Lease::hold).transpose()?;
     let journal = Arc::new(
         Journal::open(&vm.name, &files.progress_file, &files.log_file)
             .step(|| "cannot open the progress file or log".to_owned())?,
@@ -287,6 +303,7 @@ async fn migrate_vm(
     let result = tokio::select! {
         result = work.run(plan) => result,
         () = cancelled(&cleanup) => Err(Error::Cancelled),
+        lapsed = lease::lapsed(request.lease.as_ref()) => Err(lapsed),
     };
     match result {
         Ok(mut outcome) => {
@@ -298,7 +315,18 @@ async fn migrate_vm(
         }
         Err(e) => {
             journal.event("failed", format!("failed: {e}"));
-            let left = undo_all(vs.client, cloud, &cleanup, &journal, request.cloud_timeout).await;
+            let (left, power) =
+                undo_all(vs.client, cloud, &cleanup, &journal, request.cloud_timeout).await;
+            match power {
+                SourcePower::Restored => {
+                    journal.event("power_on", "the source VM was powered on again");
+                }
+                SourcePower::LeftOff => journal.event(
+                    "power_left_off",
+                    "the source VM was left powered off (restore_source_power_on_failure: false)",
+                ),
+                SourcePower::Untouched | SourcePower::NotRestored => {}
+            }
             // Said only now that the cleanup is over, and only as far as it is true.
             if left.is_empty() {
                 journal.event("cleaned_up", "the snapshot and attachments were cleaned up");
@@ -311,6 +339,7 @@ async fn migrate_vm(
             Err(Error::AfterCleanup {
                 cause: Box::new(e),
                 left,
+                power,
             })
         }
     }
@@ -323,21 +352,28 @@ async fn cancelled(cleanup: &Cleanup) {
 }
 
 /// Undoes what a failed or cancelled run left: first the copies stop, then volumes are
-/// detached, then the snapshot goes. Returns what could not be undone.
+/// detached, then the snapshot goes, then the source VM is powered on again. Returns what could
+/// not be undone, and what became of the source's power.
 async fn undo_all(
     client: &vsphere::Client,
     cloud: &openstack::Client,
     cleanup: &Cleanup,
     journal: &Journal,
     timeout: Duration,
-) -> Vec<String> {
+) -> (Vec<String>, SourcePower) {
     // Tears the copies' NBD connections down: a copy blocked on a stalled source ends now.
     cleanup.cancel();
     if !cleanup.copies_stopped(Duration::from_secs(120)).await {
         journal.log("a copy did not stop within 120 s; cleaning up anyway");
     }
     let mut left = Vec::new();
+    let mut power = if cleanup.source_left_off() {
+        SourcePower::LeftOff
+    } else {
+        SourcePower::Untouched
+    };
     for undo in cleanup.take_all() {
+        let powers_on = matches!(undo, Undo::PowerOn { .. });
         // A cloud that just failed may fail once more (a 500 while it recovers): try a few times.
         let mut attempt = 0;
         loop {
@@ -345,6 +381,9 @@ async fn undo_all(
             match undo_one(client, cloud, &undo, timeout).await {
                 Ok(done) => {
                     journal.log(format!("cleanup: {done}"));
+                    if powers_on {
+                        power = SourcePower::Restored;
+                    }
                     break;
                 }
                 Err(e) if attempt < UNDO_ATTEMPTS => {
@@ -354,12 +393,15 @@ async fn undo_all(
                 Err(e) => {
                     journal.log(format!("cleanup failed, do it by hand: {e}"));
                     left.push(e.to_string());
+                    if powers_on {
+                        power = SourcePower::NotRestored;
+                    }
                     break;
                 }
             }
         }
     }
-    left
+    (left, power)
 }
 
 const UNDO_ATTEMPTS: u32 = 4;
@@ -382,6 +424,18 @@ async fn undo_one(
                 .await
                 .step(|| format!("cannot remove snapshot {snapshot}"))
                 .map(|()| format!("removed snapshot {snapshot}"))
+        }
+        Undo::PowerOn { vm } => {
+            let state = vsphere::power::power_state(client, vm)
+                .await
+                .step(|| format!("cannot read the power state of VM {vm} to power it on again"))?;
+            if state == PowerState::PoweredOn {
+                return Ok(format!("VM {vm} is powered on"));
+            }
+            vsphere::power::power_on(client, vm)
+                .await
+                .step(|| format!("cannot power VM {vm} on again; power it on by hand"))
+                .map(|()| format!("powered VM {vm} on again"))
         }
     }
 }
@@ -510,6 +564,17 @@ impl Work<'_> {
 
         let mut power_off = None;
         if phase.is_final() {
+            if vm.power_state == PowerState::PoweredOn {
+                // Registered before the power-off begins: a cancel during the guest shutdown
+                // must power the VM on again too.
+                if self.request.restore_source_power {
+                    self.cleanup.register(Undo::PowerOn {
+                        vm: vm.moref.clone(),
+                    });
+                } else {
+                    self.cleanup.leave_source_off();
+                }
+            }
             // Before the snapshot: a write after it would be lost.
             let outcome = vsphere::power::ensure_powered_off(
                 client,

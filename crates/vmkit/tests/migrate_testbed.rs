@@ -1390,6 +1390,11 @@ fn the_guest_is_converted_in_place_on_the_attached_volumes() {
 /// A directory holding an `nbdkit` that runs the real one with the `delay` filter outermost:
 /// every read sleeps an hour, a source stalled forever.
 fn stalled_nbdkit(bed: &Bed) -> String {
+    nbdkit_with_filter(bed, "delay", "rdelay=3600")
+}
+
+/// A `PATH` whose `nbdkit` runs the real one with `filter` (and its `param`) outermost.
+fn nbdkit_with_filter(bed: &Bed, filter: &str, param: &str) -> String {
     let real = String::from_utf8(
         Command::new("sh")
             .args(["-c", "command -v nbdkit"])
@@ -1398,13 +1403,13 @@ fn stalled_nbdkit(bed: &Bed) -> String {
             .stdout,
     )
     .unwrap();
-    let bin = bed.data.path().join("stalled-bin");
+    let bin = bed.data.path().join(format!("{filter}-bin"));
     std::fs::create_dir_all(&bin).unwrap();
     let wrapper = bin.join("nbdkit");
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\nexec {} --filter=delay \"$@\" rdelay=3600\n",
+            "#!/bin/sh\nexec {} --filter={filter} \"$@\" {param}\n",
             real.trim()
         ),
     )
@@ -1536,6 +1541,249 @@ fn sigterm_ends_a_migrate_blocked_on_a_stalled_source_within_10_s() {
         "{result:#}"
     );
     assert_cleaned_up_and_said_so(&bed, &vm, &result);
+}
+
+/// A running VM whose run fails after the power-off (every read of the source fails, after the
+/// snapshot, the volume and its attachment exist) runs again, with nothing attached and no
+/// snapshot; told not to, the run leaves it off and says so.
+#[test]
+fn a_run_failing_after_the_power_off_powers_the_vm_on_again_unless_told_not_to() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "restore",
+        vm_spec(
+            "bios",
+            "on",
+            false,
+            vec![disk(
+                8 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 94}),
+            )],
+        ),
+    );
+    let path = nbdkit_with_filter(&bed, "error", "error-rate=100%");
+    let run = |extra: Value| {
+        let args = bed.args(&vm, extra);
+        let out = module_command(&args, bed.data.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        parse(&out)
+    };
+
+    let result = run(json!({}));
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    assert_eq!(result["source_power_restored"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("the source VM was powered on again"), "{msg}");
+    let log = std::fs::read_to_string(result["log_file"].as_str().unwrap()).unwrap();
+    assert!(
+        log.contains("VM power: "),
+        "the run did not power the VM off: {log}"
+    );
+    let snapshot_gone = log.find("cleanup: removed snapshot").unwrap();
+    let powered_on = log
+        .find("on again")
+        .unwrap_or_else(|| panic!("no power-on in the log: {log}"));
+    assert!(
+        snapshot_gone < powered_on,
+        "powered on before the snapshot went: {log}"
+    );
+    assert_cleaned_up_and_said_so(&bed, &vm, &result);
+    assert_eq!(bed.power_state(&vm), vsphere::vm::PowerState::PoweredOn);
+
+    let result = run(json!({"restore_source_power_on_failure": false}));
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    assert_eq!(result["source_power_restored"], json!(false), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("left powered off"), "{msg}");
+    assert_cleaned_up_and_said_so(&bed, &vm, &result);
+    assert_eq!(bed.power_state(&vm), vsphere::vm::PowerState::PoweredOff);
+}
+
+/// A volume type whose backend does not exist, made for one test with the admin cloud: Cinder
+/// accepts the create and the volume goes to `error`. Dropped: the VM's volumes, then the type.
+struct UnplaceableType<'a> {
+    bed: &'a Bed,
+    admin: Client,
+    vm: String,
+    id: String,
+    name: String,
+}
+
+impl<'a> UnplaceableType<'a> {
+    fn create(bed: &'a Bed, vm: &str) -> Self {
+        use openstack::{Request, ServiceType};
+        let config = ConfigLoader::from_process()
+            .load(Some(&CloudArg::Name(var("VMKIT_TEST_CLOUD_ADMIN"))))
+            .unwrap();
+        let admin = bed.runtime.block_on(Client::connect(config)).unwrap();
+        let name = format!("vmkit-test-nowhere-{}", std::process::id());
+        let created: Value = bed
+            .runtime
+            .block_on(admin.send_json(Request::post(
+                ServiceType::BlockStorage,
+                &["types"],
+                json!({"volume_type": {"name": name,
+                       "extra_specs": {"volume_backend_name": "vmkit-test-nowhere"}}}),
+            )))
+            .unwrap();
+        let id = created["volume_type"]["id"].as_str().unwrap().to_owned();
+        UnplaceableType {
+            bed,
+            admin,
+            vm: vm.to_owned(),
+            id,
+            name,
+        }
+    }
+}
+
+impl Drop for UnplaceableType<'_> {
+    fn drop(&mut self) {
+        use openstack::{Request, ServiceType};
+        for volume in self.bed.volumes_of(&self.vm) {
+            let _ = self.bed.runtime.block_on(async {
+                volumes::delete(&self.bed.cloud, &volume.id).await?;
+                volumes::wait_deleted(&self.bed.cloud, &volume.id, Duration::from_secs(60)).await
+            });
+        }
+        let _ = self.bed.runtime.block_on(self.admin.send(Request::delete(
+            ServiceType::BlockStorage,
+            &["types", &self.id],
+        )));
+    }
+}
+
+/// The real Cinder fails the volume create after the power-off (the volume goes to `error`): the
+/// VM runs again, with no snapshot and nothing attached.
+#[test]
+fn a_volume_cinder_fails_to_create_after_the_power_off_leaves_the_vm_running_again() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "cinderfail",
+        vm_spec(
+            "bios",
+            "on",
+            false,
+            vec![disk(
+                8 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 96}),
+            )],
+        ),
+    );
+    let unplaceable = UnplaceableType::create(&bed, &vm);
+    let result = migrate(
+        &bed,
+        &bed.args(&vm, json!({"volumetype": unplaceable.name})),
+    );
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("error"), "not the volume's failure: {msg}");
+    assert!(msg.contains("the source VM was powered on again"), "{msg}");
+    assert_eq!(result["source_power_restored"], json!(true), "{result:#}");
+    let log = std::fs::read_to_string(result["log_file"].as_str().unwrap()).unwrap();
+    assert!(
+        log.contains("VM power: "),
+        "the run did not power the VM off: {log}"
+    );
+    bed.assert_clean(&vm, &result);
+    for volume in bed.volumes_of(&vm) {
+        assert!(
+            volume.attachments.is_empty(),
+            "volume {} attached",
+            volume.id
+        );
+    }
+    assert_eq!(bed.power_state(&vm), vsphere::vm::PowerState::PoweredOn);
+}
+
+/// The controller stops renewing the lease mid-copy (a dead `ansible-playbook`): the run cancels
+/// itself once the lease is `lease_timeout` old, cleans up and powers the VM on again.
+#[test]
+fn a_lapsed_lease_cancels_the_run_mid_copy_and_the_vm_runs_again() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "lease",
+        vm_spec(
+            "bios",
+            "on",
+            false,
+            vec![disk(
+                8 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 95}),
+            )],
+        ),
+    );
+    let progress = bed.data.path().join("lease-progress.jsonl");
+    let lease = bed.data.path().join("migrate.lease");
+    std::fs::write(&lease, "").unwrap();
+    let renew = || {
+        std::fs::File::options()
+            .write(true)
+            .open(&lease)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now())
+            .unwrap();
+    };
+    // The source stalls forever and nbd_timeout is minutes: only the lease can end this soon.
+    let args = bed.args(
+        &vm,
+        json!({"progress_file": progress, "lease_file": lease, "lease_timeout": 3}),
+    );
+    let mut child = module_command(&args, bed.data.path())
+        .env("PATH", stalled_nbdkit(&bed))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&progress)
+        .unwrap_or_default()
+        .contains("\"copy_start\"")
+    {
+        renew();
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the module ended early"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no copy_start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    renew();
+    let last_renewal = Instant::now();
+    assert_eq!(
+        std::fs::read_to_string(&lease).unwrap().trim(),
+        child.id().to_string(),
+        "the lease does not hold the run's pid"
+    );
+    while child.try_wait().unwrap().is_none() && last_renewal.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = last_renewal.elapsed();
+    let out = child.wait_with_output().unwrap();
+    eprintln!("migrate ended {took:?} after the last renewal of its 3 s lease");
+    assert!(
+        took >= Duration::from_secs(3),
+        "ended before the lease lapsed: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "{took:?} after the last renewal"
+    );
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("was not renewed"), "{msg}");
+    assert_eq!(result["source_power_restored"], json!(true), "{result:#}");
+    assert_cleaned_up_and_said_so(&bed, &vm, &result);
+    assert_eq!(bed.power_state(&vm), vsphere::vm::PowerState::PoweredOn);
 }
 
 /// `x.1` and `x_1` have the same safe name; so have all names without a Latin letter or digit

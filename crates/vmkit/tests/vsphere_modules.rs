@@ -969,3 +969,57 @@ fn validate_reports_unmapped_networks_and_datastores_when_maps_are_given() {
         "{result:#}"
     );
 }
+
+/// vm_power on a VM made for the test: check mode changes nothing, each state is reached once
+/// (a second call changes nothing), and the folder finds it.
+#[test]
+fn vm_power_reaches_each_state_once_and_check_mode_changes_nothing() {
+    let sim = simulator();
+    let name = format!("power-{}", std::process::id());
+    let spec = json!({
+        "name": name, "folder": "Runtime/Power", "guest_id": "rhel9_64Guest", "firmware": "bios",
+        "cpu": {"sockets": 1, "cores_per_socket": 1}, "memory_mib": 512, "power": "on", "cbt": false,
+        "disks": [{"size_bytes": 1048576, "controller": "pvscsi", "datastore": "datastore1",
+                   "content": {"kind": "zeros"}}],
+        "nics": [],
+    });
+    let out = Command::new("curl")
+        .args(["-sSf", "-X", "POST", &format!("{}/vms/create", sim.control)])
+        .args(["-d", &spec.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let power = |state: &str, check: bool| {
+        let (_, result) = run_module(
+            "vm_power",
+            &args(
+                &sim,
+                json!({"vm_name": name, "folder": format!("/{}/vm/Runtime/Power", sim.datacenter),
+                       "state": state, "_ansible_check_mode": check}),
+            ),
+            &[],
+        );
+        assert_eq!(result["failed"], json!(false), "{result:#}");
+        (result["changed"].clone(), result["power_state"].clone())
+    };
+    assert_eq!(
+        power("powered-off", true),
+        (json!(true), json!("poweredOn"))
+    );
+    assert_eq!(
+        power("powered-on", false),
+        (json!(false), json!("poweredOn"))
+    );
+    assert_eq!(
+        power("powered-off", false),
+        (json!(true), json!("poweredOff"))
+    );
+    assert_eq!(
+        power("powered-off", false),
+        (json!(false), json!("poweredOff"))
+    );
+    assert_eq!(
+        power("powered-on", false),
+        (json!(true), json!("poweredOn"))
+    );
+}

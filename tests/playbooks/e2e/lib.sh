@@ -95,6 +95,14 @@ allow_fake_hypervisor() { # allow_fake_hypervisor VM
   done
 }
 
+power_state() { # power_state VM: poweredOn or poweredOff, asked with vm_power in check mode
+  ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=minimal ansible localhost -i localhost, -e ansible_connection=local -e @"$e2e/testbed_vars.yml" \
+    -m os_migrate.vmware_migration_kit.vm_power --check \
+    -a "{\"server\": \"{{ vcenter_hostname }}\", \"user\": \"{{ vcenter_username }}\",
+         \"password\": \"{{ vcenter_password }}\", \"thumbprint\": \"{{ vcenter_thumbprint }}\",
+         \"vm_name\": \"$1\"}" | sed -n 's/.*"power_state": *"\([A-Za-z]*\)".*/\1/p'
+}
+
 fail() {
   local log
   for log in "$work"/*.log; do [ -e "$log" ] && { echo "--- end of $log" >&2; tail -n 80 "$log" >&2; }; done

@@ -94,6 +94,18 @@ pub struct Args {
     /// reconnects once and then fails.
     #[arg(default = 120)]
     pub nbd_timeout: u64,
+    /// Power a VM that was running when the run began on again when the run fails or is
+    /// cancelled after powering it off.
+    #[arg(default = true)]
+    pub restore_source_power_on_failure: bool,
+    /// A file the caller keeps touching while it waits (the roles do); the run cancels itself,
+    /// cleaning up as on SIGTERM, once it is older than lease_timeout or removed. It must exist
+    /// when the run starts; the run writes its process id into it.
+    #[arg(type = "path")]
+    pub lease_file: Option<String>,
+    /// Seconds without a renewal of lease_file before the run cancels itself.
+    #[arg(default = 20)]
+    pub lease_timeout: u64,
     #[allow(dead_code)] // accepted for the original's playbooks, with a warning
     #[arg(
         default = false,
@@ -137,6 +149,11 @@ impl Module for Migrate {
         if args.nbd_timeout == 0 {
             bail!(
                 "argument 'nbd_timeout': 0 would let a stalled source hang the run; give seconds (default 120)"
+            );
+        }
+        if args.lease_file.is_some() && args.lease_timeout == 0 {
+            bail!(
+                "argument 'lease_timeout': 0 would cancel the run at once; give seconds (default 20)"
             );
         }
         let connection = args.vsphere.connection();
@@ -186,6 +203,11 @@ impl Module for Migrate {
             cloud_timeout: Duration::from_secs(args.timeout),
             nbd_timeout: Duration::from_secs(args.nbd_timeout),
             check_mode: ctx.check_mode,
+            restore_source_power: args.restore_source_power_on_failure,
+            lease: args.lease_file.as_ref().map(|path| migrate::lease::Lease {
+                path: PathBuf::from(path),
+                timeout: Duration::from_secs(args.lease_timeout),
+            }),
         };
         let cancel = copy_engine::cancel_on_signals().context("cannot watch for SIGTERM")?;
         let report = super::block_on(async {
@@ -203,6 +225,7 @@ impl Module for Migrate {
             logout(&client).await;
             Ok::<_, anyhow::Error>(report)
         })??;
+        let source_power_restored = report.source_power_restored();
         let files = report.files;
         let outcome = match report.result {
             Ok(outcome) => outcome,
@@ -217,7 +240,8 @@ impl Module for Migrate {
                         log.display()
                     ),
                     None => format!("migrating VM {:?} failed: {e:#}", args.vmname),
-                });
+                })
+                .with("source_power_restored", json!(source_power_restored));
                 if let Some(log) = log {
                     response = response.with("log_file", json!(log));
                 }
@@ -263,6 +287,7 @@ impl Module for Migrate {
             .with("vm", json!(outcome.vm_moref))
             .with("phase", json!(outcome.phase))
             .with("power_off", json!(outcome.power_off))
+            .with("source_power_restored", json!(false))
             .with("seconds", json!(outcome.seconds))
             .with(
                 "progress_file",

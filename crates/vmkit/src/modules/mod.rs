@@ -15,6 +15,7 @@ mod flavor_info;
 mod import_flavor;
 pub(crate) mod migrate;
 pub(crate) mod validate;
+mod vm_power;
 mod volume_info;
 mod volume_metadata_info;
 pub(crate) mod vsphere_connection;
@@ -54,6 +55,7 @@ pub static MODULES: &[ModuleEntry] = &[
     entry::<validate::Validate>(),
     entry::<volume_info::VolumeInfo>(),
     entry::<volume_metadata_info::VolumeMetadataInfo>(),
+    entry::<vm_power::VmPower>(),
 ];
 
 pub fn find(name: &str) -> Option<&'static ModuleEntry> {
