@@ -25,7 +25,7 @@ start() { # start LOG: the migration in a process group of its own (as AAP runs 
 
 wait_for_copy() { # the copy has begun; prints migrate's pid (from its lease)
   local i
-  for i in $(seq 600); do
+  for i in $(seq 1500); do
     if grep -q '"copy_start"' "$vm_dir/migrate-progress.jsonl" 2>/dev/null; then
       echo "the copy began at $SECONDS s" >&2
       head -n 1 "$vm_dir/migrate.lease"
