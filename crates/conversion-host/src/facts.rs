@@ -125,7 +125,8 @@ pub fn gather(request: &FactsRequest) -> Result<HostFacts, FactsError> {
     })
 }
 
-fn probe_nbdkit() -> NbdkitFacts {
+/// nbdkit on PATH: its version and the plugins and filters it has.
+pub fn probe_nbdkit() -> NbdkitFacts {
     let Some(path) = find_on_path("nbdkit") else {
         return NbdkitFacts::default();
     };
@@ -253,7 +254,8 @@ fn parse_meminfo(text: &str) -> MemoryFacts {
 }
 
 /// Free space where the data directory is, or will be once created.
-fn free_space(path: &Path) -> Result<SpaceFacts, FactsError> {
+/// Free space where `path` is, or its nearest existing parent.
+pub fn free_space(path: &Path) -> Result<SpaceFacts, FactsError> {
     let measured = path
         .ancestors()
         .find(|p| p.exists())

@@ -3,9 +3,7 @@
 //! destination cloud. Each refusal names the playbook variable to fix, and the module option
 //! where it differs.
 
-use std::path::PathBuf;
-
-use conversion_host::facts::{FactsRequest, HostFacts};
+use conversion_host::facts::NbdkitFacts;
 use target_cloud::preflight::{self, CloudPlan, VmNeeds, Wanted, variables};
 use validation::Severity;
 use vsphere::VirtualMachine;
@@ -87,52 +85,40 @@ fn own_snapshots(trees: &[SnapshotTree]) -> Vec<String> {
     found
 }
 
-/// This conversion host has the transport's nbdkit plugin (and for vddk, the library) and room
-/// for the run's files.
+/// This conversion host has the transport's nbdkit plugin (for vddk: the plugin loads and finds
+/// VDDK in `libdir`, asked the plugin's own way) and room for the run's files.
 pub fn refuse_unready_host(request: &Request) -> Result<()> {
-    let libdir = match &request.transport {
-        Transport::Vddk { libdir, .. } => libdir.clone(),
-        _ => PathBuf::from("/usr/lib/vmware-vix-disklib"),
-    };
-    let facts = conversion_host::facts::gather(&FactsRequest {
-        data_dir: request.data_root.clone(),
-        vddk_libdir: libdir,
-    })
-    .map_err(|e| Error::Refused(format!("cannot check this conversion host: {e}")))?;
-    host_problem(&facts, &request.transport).map_or(Ok(()), |why| Err(Error::Refused(why)))?;
-    if facts.free_space.free_bytes < MIN_FREE_BYTES {
+    let nbdkit = conversion_host::facts::probe_nbdkit();
+    if let Some(why) = host_problem(&nbdkit, &request.transport) {
+        return Err(Error::Refused(why));
+    }
+    if let (Transport::Vddk { libdir, .. }, Some(path)) = (&request.transport, &nbdkit.path) {
+        crate::vddk_check::check(path, libdir)?;
+    }
+    let space = conversion_host::facts::free_space(&request.data_root)
+        .map_err(|e| Error::Refused(format!("cannot check this conversion host: {e}")))?;
+    if space.free_bytes < MIN_FREE_BYTES {
         return Err(Error::Refused(format!(
             "only {} KiB free at {} for the run's log and progress files; free some space, or set \
              os_migrate_vmw_data_dir (module option osmdatadir) to a directory with room",
-            facts.free_space.free_bytes >> 10,
-            facts.free_space.measured_path.display()
+            space.free_bytes >> 10,
+            space.measured_path.display()
         )));
     }
     Ok(())
 }
 
-/// Why this host cannot read disks over the transport, if it cannot.
-pub fn host_problem(facts: &HostFacts, transport: &Transport) -> Option<String> {
-    if !facts.nbdkit.installed {
+/// Why this host cannot read disks over the transport, if nbdkit itself says so (vddk's plugin
+/// and library are the plugin's own probe's to judge: `vddk_check`).
+pub fn host_problem(nbdkit: &NbdkitFacts, transport: &Transport) -> Option<String> {
+    if !nbdkit.installed {
         return Some(
             "nbdkit is not installed on this conversion host; install it (the conversion_host role does)"
                 .into(),
         );
     }
-    let plugin = |name: &str| facts.nbdkit.plugins.iter().any(|p| p == name);
+    let plugin = |name: &str| nbdkit.plugins.iter().any(|p| p == name);
     match transport {
-        Transport::Vddk { libdir, .. } if !facts.vddk.plugin => Some(format!(
-            "the vddk transport needs nbdkit's vddk plugin, which this conversion host lacks \
-             (plugins: {}); install nbdkit-vddk-plugin, or set transport: https or file \
-             (VDDK library directory {}: vddk_libdir, module option libdir)",
-            facts.nbdkit.plugins.join(", "),
-            libdir.display()
-        )),
-        Transport::Vddk { libdir, .. } if !facts.vddk.libdir_present => Some(format!(
-            "no VDDK library (lib64/libvixDiskLib.so*) under {}; unpack VMware's VDDK there or set \
-             vddk_libdir (module option libdir) to where it is, or set transport: https or file",
-            libdir.display()
-        )),
         Transport::Https { .. } if !plugin("curl") => Some(
             "the https transport needs nbdkit's curl plugin, which this conversion host lacks; \
              install it (nbdkit-curl-plugin), or set transport"

@@ -248,13 +248,6 @@ async fn migrate_vm(
         (Some(options), true) => Some(conversion::preflight(options)?),
         _ => None,
     };
-    // The plugin's own probe (it loads VDDK from libdir); a dry run says so too.
-    if let crate::request::Transport::Vddk { libdir, .. } = &request.transport {
-        crate::vddk_check::check(
-            &conversion_host::nbdkit::ServerOptions::default().nbdkit,
-            libdir,
-        )?;
-    }
     crate::preflight::refuse_unready_host(request)?;
     let new_disks: Vec<&Disk> = plan
         .iter()

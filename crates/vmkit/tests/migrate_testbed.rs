@@ -1068,10 +1068,12 @@ fn a_running_vm_migrates_over_vddk_through_the_real_plugin_bit_exact() {
         assert!(!Path::new(file).exists(), "{file} is left");
     }
 
-    // nbdkit: first the pre-flight probe, then one start per disk with exactly our arguments.
+    // nbdkit: first the pre-flight (nbdkit's configuration, then the vddk plugin's probe), then
+    // one start per disk with exactly our arguments.
     let starts = host.starts();
+    assert_eq!(starts[0], ["--dump-config"], "{starts:?}");
     assert_eq!(
-        starts[0],
+        starts[1],
         [
             "vddk",
             "--dump-plugin",
@@ -1079,8 +1081,8 @@ fn a_running_vm_migrates_over_vddk_through_the_real_plugin_bit_exact() {
         ],
         "{starts:?}"
     );
-    assert_eq!(starts.len(), 1 + live.len(), "{starts:?}");
-    for argv in &starts[1..] {
+    assert_eq!(starts.len(), 2 + live.len(), "{starts:?}");
+    for argv in &starts[2..] {
         let config = argv
             .iter()
             .find_map(|a| a.strip_prefix("config="))
