@@ -12,7 +12,7 @@ description:
   - Powers the VM on (C(PowerOnVM_Task)) or off (C(PowerOffVM_Task), a hard power-off), unless it
     already is; C(changed) says whether it did.
   - The import_workloads role uses it to power a source VM on again when its migration powered
-    it off and no server could be made from its volumes (O(restore_source_power_on_failure)
+    it off and no server could be made from its volumes (C(restore_source_power_on_failure)
     of the role).
   - "Needs no Python library: no pyvmomi, no vmware.vmware collection."
 author:
