@@ -7,7 +7,7 @@ pub mod facts;
 pub mod nbdkit;
 mod nbdkit_config;
 pub mod private_files;
-mod tools;
+pub mod tools;
 pub mod vddk_probe;
 
 pub use facts::{HostFacts, gather};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// What the plugin found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,16 +52,17 @@ pub enum ProbeError {
 pub fn probe(nbdkit: &Path, libdir: &Path) -> Result<VddkProbe, ProbeError> {
     let mut libdir_arg = std::ffi::OsString::from("libdir=");
     libdir_arg.push(libdir);
-    let out = crate::child_env::restrict(&mut Command::new(nbdkit))
-        .arg("vddk")
-        .arg("--dump-plugin")
-        .arg(libdir_arg)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| ProbeError::Spawn {
-            nbdkit: nbdkit.to_owned(),
-            source,
-        })?;
+    let out = crate::tools::output_within(
+        crate::child_env::restrict(&mut Command::new(nbdkit))
+            .arg("vddk")
+            .arg("--dump-plugin")
+            .arg(libdir_arg),
+        crate::tools::PROBE_TIMEOUT,
+    )
+    .map_err(|source| ProbeError::Spawn {
+        nbdkit: nbdkit.to_owned(),
+        source,
+    })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(ProbeError::NoPlugin {

@@ -2,12 +2,13 @@
 //! drivers, initramfs, bootloader, guest tools removal).
 
 use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use conversion_host::private_files::{self, Open};
+use conversion_host::tools::PROBE_TIMEOUT;
 
 use crate::error::{Error, Result};
 use crate::request::ConversionOptions;
@@ -39,9 +40,6 @@ pub struct Converter {
 }
 
 const CUSTOMIZE_PROGRAM: &str = "virt-customize";
-
-/// How long `virt-v2v-in-place --help` may take: it only prints text.
-const HELP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Checks before anything is changed that a conversion can run, and how the scripts get in.
 pub fn preflight(options: &ConversionOptions) -> Result<Converter> {
@@ -89,43 +87,15 @@ pub fn preflight(options: &ConversionOptions) -> Result<Converter> {
 fn takes_script_options(program: &Path) -> Result<bool> {
     let mut command = Command::new(program);
     conversion_host::child_env::restrict(&mut command).arg("--help");
-    let help = output_within(&mut command, HELP_TIMEOUT).map_err(|cause| Error::Io {
-        what: format!("cannot run {} --help", program.display()),
-        cause,
-    })?;
+    let help =
+        conversion_host::tools::output_within(&mut command, PROBE_TIMEOUT).map_err(|cause| {
+            Error::Io {
+                what: format!("cannot run {} --help", program.display()),
+                cause,
+            }
+        })?;
+    let help = String::from_utf8_lossy(&help.stdout);
     Ok(help.contains("--firstboot"))
-}
-
-/// Runs `command` and returns its standard output, killing it past `timeout`.
-fn output_within(command: &mut Command, timeout: Duration) -> std::io::Result<String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(out) = stdout.as_mut() {
-            let _ = out.read_to_string(&mut text);
-        }
-        text
-    });
-    let deadline = Instant::now() + timeout;
-    while child.try_wait()?.is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {}s", timeout.as_secs()),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    reader
-        .join()
-        .map_err(|_| std::io::Error::other("the output reader ended"))
 }
 
 /// A disk for the conversion: its device and the bus the guest knew it on.
