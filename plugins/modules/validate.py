@@ -27,7 +27,8 @@ description:
   - Severity follows the plan - what migrate would refuse for this plan is critical - a warm
     migration of a VM with an independent disk, or with changed block tracking off and no
     O(enable_cbt); a raw device mapping; for the C(https) and C(file) transports a VM with
-    snapshots of its own or a disk that is not a flat extent.
+    snapshots of its own, a disk that is not a flat extent, or a disk on a vSAN or VVol datastore
+    (held as objects, not files).
   - With O(dst_cloud), what the plan needs in the destination cloud is checked too, with rule ids
     C(openstack.region.missing), C(openstack.network.missing), C(openstack.subnet.missing),
     C(openstack.volume_type.missing), C(openstack.availability_zone.missing),

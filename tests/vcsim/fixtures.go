@@ -20,7 +20,10 @@ type Fixtures struct {
 type Inventory struct {
 	Datacenter string        `yaml:"datacenter"`
 	Datastores []string      `yaml:"datastores"`
-	Networks   []NetworkSpec `yaml:"networks"`
+	// DatastoreTypes gives a datastore the summary.type of another file system ("vsan", "VVOL");
+	// the files stay local directories, only what vSphere reports changes.
+	DatastoreTypes map[string]string `yaml:"datastore_types"`
+	Networks       []NetworkSpec     `yaml:"networks"`
 }
 
 type NetworkSpec struct {
@@ -140,6 +143,11 @@ func (f *Fixtures) normalize() error {
 		return fmt.Errorf("inventory needs a datacenter and at least one datastore")
 	}
 	datastores := setOf(inv.Datastores...)
+	for name := range inv.DatastoreTypes {
+		if !datastores[name] {
+			return fmt.Errorf("datastore_types names %q, which is not in datastores", name)
+		}
+	}
 	networks := map[string]bool{}
 	for _, n := range inv.Networks {
 		if n.Type != "standard" && n.Type != "distributed" {

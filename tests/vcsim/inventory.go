@@ -140,8 +140,14 @@ func (bed *Testbed) createDatastores(ctx context.Context, root string) error {
 			if err != nil {
 				return err
 			}
-			if _, err := system.CreateLocalDatastore(ctx, name, dir); err != nil {
+			ds, err := system.CreateLocalDatastore(ctx, name, dir)
+			if err != nil {
 				return fmt.Errorf("datastore %s on %s: %w", name, host.Name(), err)
+			}
+			if kind, ok := bed.Fixtures.Inventory.DatastoreTypes[name]; ok {
+				if simulated, ok := simulator.Map.Get(ds.Reference()).(*simulator.Datastore); ok {
+					simulator.Map.WithLock(simulated, func() { simulated.Summary.Type = kind })
+				}
 			}
 		}
 	}

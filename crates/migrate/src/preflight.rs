@@ -71,6 +71,26 @@ pub fn refuse_unreadable_disks(
             not_flat.join(", ")
         )));
     }
+    let on_objects: Vec<String> = disks
+        .iter()
+        .filter_map(|d| {
+            let ds = d.datastore.as_ref().filter(|ds| ds.holds_objects_not_files())?;
+            Some(format!(
+                "{} ({} datastore {})",
+                d.label,
+                ds.kind.as_deref().unwrap_or("?"),
+                ds.name.as_deref().unwrap_or("?")
+            ))
+        })
+        .collect();
+    if !on_objects.is_empty() {
+        return Err(Error::Refused(format!(
+            "VM {:?}: disks {} are held as objects, not as the flat files the {name} transport \
+             downloads; set transport: vddk, or move the VM to a VMFS or NFS datastore first",
+            vm.name,
+            on_objects.join(", ")
+        )));
+    }
     Ok(())
 }
 

@@ -185,6 +185,19 @@ pub struct Disk {
 pub struct DatastoreRef {
     pub moref: Option<String>,
     pub name: Option<String>,
+    /// vSphere's `summary.type` of the datastore (`VMFS`, `NFS`, `vsan`, `VVOL`, …); absent in
+    /// exports before this field.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl DatastoreRef {
+    /// vSAN and VVol datastores hold a disk as objects, not as a `-flat.vmdk` file.
+    pub fn holds_objects_not_files(&self) -> bool {
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("vsan") || k.eq_ignore_ascii_case("vvol"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

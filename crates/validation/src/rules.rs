@@ -386,6 +386,26 @@ fn transport_unreadable(vm: &Vm, plan: &Plan) -> Vec<Hit> {
                 )
             }),
     );
+    hits.extend(
+        vm.vmkit
+            .disks
+            .iter()
+            .filter(|d| d.backing == "flat")
+            .filter_map(|d| Some((d, d.datastore.as_ref()?)))
+            .filter(|(_, ds)| ds.holds_objects_not_files())
+            .map(|(d, ds)| {
+                hit(
+                    disk_label(d),
+                    format!(
+                        "the disk is on {} datastore {}, which holds it as objects, not as the flat \
+                         file the {transport} transport downloads; set transport: vddk, or move the VM \
+                         to a VMFS or NFS datastore first",
+                        ds.kind.as_deref().unwrap_or("?"),
+                        ds.name.as_deref().unwrap_or("?")
+                    ),
+                )
+            }),
+    );
     hits
 }
 

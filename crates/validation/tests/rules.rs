@@ -15,6 +15,7 @@ fn clean(name: &str, mac: &str) -> GuestInfo {
         datastore: Some(vmkit::DatastoreRef {
             moref: Some("datastore-1".into()),
             name: Some("datastore1".into()),
+            kind: Some("OTHER".into()),
         }),
         controller: Some(vmkit::DiskController {
             key: 1000,
@@ -530,6 +531,21 @@ fn the_https_and_file_transports_refuse_what_is_not_a_flat_extent() {
             findings(sesparse, &plan),
             one("vmware.disk.transport_unreadable", Severity::Critical)
         );
+        for kind in ["vsan", "VVOL"] {
+            let on_objects = |_: &mut GuestInfo, v: &mut VmkitInfo| {
+                v.disks[0].datastore.as_mut().unwrap().kind = Some(kind.into());
+            };
+            assert_eq!(
+                findings(on_objects, &plan),
+                one("vmware.disk.transport_unreadable", Severity::Critical),
+                "{transport:?} on {kind}"
+            );
+            assert_eq!(
+                findings(on_objects, &Plan::default()),
+                [],
+                "vddk reads {kind} disks"
+            );
+        }
     }
     assert_eq!(
         findings(own_snapshot, &Plan::default()),

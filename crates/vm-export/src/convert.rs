@@ -178,6 +178,7 @@ fn vmkit_disk(disk: &Disk) -> vmkit::Disk {
         datastore: disk.datastore.as_ref().map(|ds| vmkit::DatastoreRef {
             moref: ds.moref.as_ref().map(|m| m.value.clone()),
             name: ds.name.clone(),
+            kind: ds.kind.clone(),
         }),
         controller: disk.controller.as_ref().map(|c| vmkit::DiskController {
             key: c.key,

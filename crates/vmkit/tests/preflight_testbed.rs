@@ -609,6 +609,33 @@ fn https_on_a_vm_with_a_snapshot_of_its_own_is_critical_and_migrate_refuses_it()
 }
 
 #[test]
+fn https_on_a_vsan_disk_is_critical_and_migrate_refuses_it() {
+    let bed = Bed::new();
+    let vm = bed.create_vm("vsan", |spec| {
+        spec["disks"][0]["datastore"] = json!("vsanDatastore");
+    });
+    for transport in ["https", "file"] {
+        let result = bed.validate(&vm, json!({"transport": transport}));
+        assert_eq!(result["failed"], json!(true), "{transport}: {result:#}");
+        let found = finding(
+            &result,
+            "vmware.disk.transport_unreadable",
+            "critical",
+            "transport",
+        );
+        assert!(
+            found["message"].as_str().unwrap().contains("vsan datastore vsanDatastore"),
+            "{found:#}"
+        );
+    }
+    let vddk = bed.validate(&vm, json!({"transport": "vddk"}));
+    assert_eq!(vddk["failed"], json!(false), "vddk reads vSAN: {vddk:#}");
+    let result = bed.migrate(&vm, json!({"transport": "https"}));
+    refused(&result, "vsan datastore vsanDatastore", "transport");
+    bed.assert_untouched(&vm, 0);
+}
+
+#[test]
 fn a_wrong_vcenter_password_names_the_variables() {
     let bed = Bed::new();
     let vm = bed.create_vm("login", |_| {});

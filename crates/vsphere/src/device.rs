@@ -171,6 +171,19 @@ impl Disk {
 pub struct DatastoreRef {
     pub moref: Option<MoRef>,
     pub name: Option<String>,
+    /// The datastore's `summary.type` (`VMFS`, `NFS`, `vsan`, `VVOL`, …), when the inventory
+    /// told it.
+    pub kind: Option<String>,
+}
+
+impl DatastoreRef {
+    /// vSAN and VVol datastores hold a disk as objects, not as a `-flat.vmdk` file: only VDDK
+    /// (which asks the host) reads them, never a download of the datastore file.
+    pub fn holds_objects_not_files(&self) -> bool {
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("vsan") || k.eq_ignore_ascii_case("vvol"))
+    }
 }
 
 /// The disk's controller as the disk sees it.
@@ -511,6 +524,7 @@ impl WireDevice {
                         .as_deref()
                         .and_then(crate::datastore::DatastorePath::parse)
                         .map(|p| p.datastore),
+                    kind: None,
                 }),
             };
             return Ok(Device::Disk(Disk {

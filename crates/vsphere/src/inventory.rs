@@ -20,6 +20,8 @@ pub(crate) struct Entity {
     pub parent: Option<MoRef>,
     /// A distributed portgroup's `key` (what a NIC backing names).
     pub portgroup_key: Option<String>,
+    /// A datastore's `summary.type` (`VMFS`, `NFS`, `vsan`, `VVOL`, …).
+    pub datastore_type: Option<String>,
 }
 
 /// Names and parents of inventory objects, keyed by reference.
@@ -37,12 +39,15 @@ pub(crate) fn entity_property_specs() -> Vec<PropertySpec> {
         "ClusterComputeResource",
         "HostSystem",
         "ResourcePool",
-        "Datastore",
         "Network",
     ]
     .iter()
     .map(|kind| PropertySpec::new(kind, &["name", "parent"]))
     .collect();
+    specs.push(PropertySpec::new(
+        "Datastore",
+        &["name", "parent", "summary.type"],
+    ));
     specs.push(PropertySpec::new(
         "DistributedVirtualPortgroup",
         &["name", "parent", "key"],
@@ -136,6 +141,7 @@ impl Inventory {
                     name: name.to_owned(),
                     parent: object.moref("parent")?,
                     portgroup_key: object.text("key").map(str::to_owned),
+                    datastore_type: object.text("summary.type").map(str::to_owned),
                 },
             );
         }
@@ -151,6 +157,13 @@ impl Inventory {
             moref: moref.clone(),
             name: name.to_owned(),
         })
+    }
+
+    /// The `summary.type` of a datastore, when the walk read it.
+    pub fn datastore_type(&self, moref: &MoRef) -> Option<&str> {
+        self.entities
+            .get(moref)
+            .and_then(|e| e.datastore_type.as_deref())
     }
 
     pub fn parent_of(&self, moref: &MoRef) -> Option<&MoRef> {
@@ -225,6 +238,7 @@ mod tests {
             name: name.into(),
             parent,
             portgroup_key: None,
+            datastore_type: None,
         }
     }
 

@@ -363,7 +363,7 @@ impl VirtualMachine {
     }
 }
 
-/// Fills in datastore and distributed portgroup names from the inventory.
+/// Fills in datastore names and types and distributed portgroup names from the inventory.
 fn name_backings(devices: &mut [Device], inventory: &Inventory) {
     for device in devices {
         match device {
@@ -372,12 +372,14 @@ fn name_backings(devices: &mut [Device], inventory: &Inventory) {
                     Some(DatastoreRef {
                         moref: Some(m),
                         name,
+                        kind,
                     }),
                 ..
             }) => {
                 if let Some(found) = inventory.name_of(m) {
                     *name = Some(found.to_owned());
                 }
+                *kind = inventory.datastore_type(m).map(str::to_owned);
             }
             Device::Nic(Nic {
                 network:
