@@ -32,7 +32,10 @@ description:
   - With O(dst_cloud), what the plan needs in the destination cloud is checked too, with rule ids
     C(openstack.region.missing), C(openstack.network.missing), C(openstack.subnet.missing),
     C(openstack.volume_type.missing), C(openstack.availability_zone.missing),
-    C(openstack.security_group.missing), C(openstack.flavor.missing) (critical),
+    C(openstack.security_group.missing), C(openstack.flavor.missing),
+    C(openstack.flavor.cannot_create) (critical - without O(flavor), a VM that no existing flavor
+    fits, or every VM when O(use_existing_flavor=false), gets a flavor made for it, which Nova lets
+    only the admin role do by default; the user of O(flavor_cloud) or O(dst_cloud) is checked),
     C(openstack.keypair.missing) (warning - the server is made without it),
     C(openstack.quota.instances), C(openstack.quota.cores), C(openstack.quota.ram),
     C(openstack.quota.volumes), C(openstack.quota.gigabytes), C(openstack.quota.ports) (critical when
@@ -109,6 +112,23 @@ options:
     description:
       - A flavor name or id the servers get (C(flavor_uuid)); unset when one is chosen or made later.
     type: str
+  use_existing_flavor:
+    description:
+      - Without O(flavor), an existing flavor that fits is taken before one is made (as
+        convert_metadata's C(use_existing_flavor)).
+    type: bool
+    default: true
+  flavor_cloud:
+    description:
+      - The cloud that creates flavors (C(flavor_admin_cloud); default O(dst_cloud)) - a clouds.yaml
+        name or a dict. Its user needs the admin role when a flavor is to be made.
+    type: raw
+    aliases: [flavor_admin_cloud]
+  boot_from_volume:
+    description:
+      - The servers boot from a volume, so a flavor's own disk size does not matter.
+    type: bool
+    default: true
   network_name:
     description:
       - The network of the NICs when O(network_map) is not given (C(openstack_private_network)).

@@ -74,7 +74,10 @@ pub fn refuse_unreadable_disks(
     let on_objects: Vec<String> = disks
         .iter()
         .filter_map(|d| {
-            let ds = d.datastore.as_ref().filter(|ds| ds.holds_objects_not_files())?;
+            let ds = d
+                .datastore
+                .as_ref()
+                .filter(|ds| ds.holds_objects_not_files())?;
             Some(format!(
                 "{} ({} datastore {})",
                 d.label,

@@ -20,6 +20,8 @@ pub struct Token {
     pub expires_at: Option<SystemTime>,
     pub project_id: Option<String>,
     pub user_id: Option<String>,
+    /// The names of the roles the token carries on its project.
+    pub roles: Vec<String>,
     pub catalog: Catalog,
 }
 
@@ -119,6 +121,13 @@ struct TokenBody {
     catalog: Vec<CatalogService>,
     project: Option<IdOnly>,
     user: Option<IdOnly>,
+    #[serde(default)]
+    roles: Vec<NameOnly>,
+}
+
+#[derive(Deserialize)]
+struct NameOnly {
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +151,7 @@ pub fn parse_token_response(
         expires_at,
         project_id: token.project.map(|p| p.id),
         user_id: token.user.map(|u| u.id),
+        roles: token.roles.into_iter().map(|r| r.name).collect(),
         catalog: Catalog {
             services: token.catalog,
         },
@@ -323,6 +333,7 @@ mod tests {
             token.user_id.as_deref(),
             Some("5b1c7a9e2f3d4c6b8a0e1f2d3c4b5a69")
         );
+        assert_eq!(token.roles, ["member", "reader"]);
         let expires = token.expires_at.expect("expiry");
         assert_eq!(
             expires

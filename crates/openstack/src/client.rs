@@ -216,6 +216,11 @@ impl Client {
         })
     }
 
+    /// The names of the roles the current token carries (`admin`, `member`, `reader`, …).
+    pub async fn roles(&self) -> Result<Vec<String>> {
+        Ok(self.current_token().await?.token.roles.clone())
+    }
+
     /// The endpoint a service's calls go to (with our API version in the path).
     pub async fn endpoint(&self, service: ServiceType) -> Result<Url> {
         let current = self.current_token().await?;

@@ -385,6 +385,58 @@ fn an_unknown_flavor_is_critical() {
     bed.assert_untouched(&vm, 0);
 }
 
+/// Without flavor_uuid a VM gets an existing flavor that fits, else one is made for it, which
+/// only an admin may do: the test bed's user is a member.
+#[test]
+fn a_flavor_that_cannot_be_made_is_critical() {
+    let bed = Bed::new();
+    let vm = bed.create_vm("mkflavor", |_| {});
+    let fits = bed.validate(&vm, json!({}));
+    assert_eq!(
+        fits["failed"],
+        json!(false),
+        "an existing flavor fits: {fits:#}"
+    );
+    let made = bed.validate(&vm, json!({"use_existing_flavor": false}));
+    assert_eq!(made["failed"], json!(true), "{made:#}");
+    let found = finding(
+        &made,
+        "openstack.flavor.cannot_create",
+        "critical",
+        "flavor_admin_cloud",
+    );
+    let message = found["message"].as_str().unwrap();
+    assert!(
+        message.contains("use_existing_flavor is false"),
+        "{message}"
+    );
+    assert!(message.contains("member"), "the user's roles: {message}");
+    let huge = bed.create_vm("hugeflavor", |spec| {
+        spec["cpu"] = json!({"sockets": 4, "cores_per_socket": 64});
+    });
+    let none_fits = bed.validate(&huge, json!({}));
+    let found = finding(
+        &none_fits,
+        "openstack.flavor.cannot_create",
+        "critical",
+        "flavor_uuid",
+    );
+    assert!(
+        found["message"].as_str().unwrap().contains("256 vCPUs"),
+        "{found:#}"
+    );
+    let admin = bed.validate(
+        &vm,
+        json!({"use_existing_flavor": false, "flavor_admin_cloud": var("VMKIT_TEST_CLOUD_ADMIN")}),
+    );
+    assert_eq!(
+        admin["failed"],
+        json!(false),
+        "an admin makes flavors: {admin:#}"
+    );
+    bed.assert_untouched(&vm, 0);
+}
+
 /// The test bed's cloud entry from clouds.yaml, as the original's inline `dst_cloud` dict.
 fn cloud_dict() -> Value {
     let text = std::fs::read_to_string(var("OS_CLIENT_CONFIG_FILE")).unwrap();
@@ -624,7 +676,10 @@ fn https_on_a_vsan_disk_is_critical_and_migrate_refuses_it() {
             "transport",
         );
         assert!(
-            found["message"].as_str().unwrap().contains("vsan datastore vsanDatastore"),
+            found["message"]
+                .as_str()
+                .unwrap()
+                .contains("vsan datastore vsanDatastore"),
             "{found:#}"
         );
     }

@@ -24,6 +24,7 @@ pub const RULE_IDS: &[&str] = &[
     "openstack.keypair.missing",
     "openstack.security_group.missing",
     "openstack.flavor.missing",
+    "openstack.flavor.cannot_create",
     "openstack.quota.instances",
     "openstack.quota.cores",
     "openstack.quota.ram",
@@ -43,6 +44,8 @@ pub mod variables {
     pub const KEY_NAME: &str = "ssh_key_name (module option key_name)";
     pub const SECURITY_GROUPS: &str = "security_groups";
     pub const FLAVOR: &str = "flavor_uuid (module option flavor)";
+    pub const FLAVOR_CLOUD: &str = "flavor_admin_cloud (module option flavor_cloud)";
+    pub const USE_EXISTING_FLAVOR: &str = "use_existing_flavor";
     pub const NETWORK_MAP: &str = "network_map";
     pub const PRIVATE_NETWORK: &str = "openstack_private_network";
 }
@@ -61,8 +64,22 @@ pub struct CloudPlan {
     pub security_groups: Vec<Wanted>,
     /// A flavor given by name or id (`flavor_uuid`); `None` when one is chosen or made later.
     pub flavor: Option<Wanted>,
+    /// Without `flavor`: how each VM gets one (an existing one that fits, else one made for it).
+    pub new_flavor: Option<NewFlavor>,
     /// A server is made for each VM (not a copy-only run).
     pub servers: bool,
+}
+
+/// How a VM without a given flavor gets one, as convert_metadata does it.
+#[derive(Debug, Clone, Default)]
+pub struct NewFlavor {
+    /// An existing flavor that fits is taken when there is one (`use_existing_flavor`).
+    pub use_existing: bool,
+    /// The servers boot from a volume, so a flavor's own disk does not matter.
+    pub boot_from_volume: bool,
+    /// The roles of the user that would create flavors (`flavor_admin_cloud`); `None`: the
+    /// destination cloud's own user.
+    pub maker_roles: Option<Vec<String>>,
 }
 
 /// A name or id the plan uses, and the variable that gives it.

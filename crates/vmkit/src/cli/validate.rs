@@ -46,6 +46,12 @@ pub struct Args {
     pub security_groups: Vec<String>,
     #[arg(long)]
     pub flavor: Option<String>,
+    /// Without --flavor, a flavor is made for each VM even when an existing one fits.
+    #[arg(long)]
+    pub no_existing_flavor: bool,
+    /// The cloud that creates flavors (clouds.yaml name; default: the destination cloud).
+    #[arg(long)]
+    pub flavor_cloud: Option<String>,
     /// The network of NICs that --network-map does not map.
     #[arg(long)]
     pub network_name: Option<String>,
@@ -100,6 +106,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             key_name: args.key_name.clone(),
             security_groups: args.security_groups.clone(),
             flavor: args.flavor.clone(),
+            use_existing_flavor: !args.no_existing_flavor,
+            flavor_cloud: args.flavor_cloud.clone().map(serde_json::Value::String),
+            boot_from_volume: true,
             network_name: args.network_name.clone(),
             servers: !args.no_server,
         }),

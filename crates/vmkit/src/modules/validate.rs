@@ -9,7 +9,7 @@ use anyhow::{Context as _, anyhow, bail};
 use migration_data::GuestInfo;
 use serde::Deserialize;
 use serde_json::Value;
-use target_cloud::preflight::{self, CloudPlan, PortNeed, VmNeeds, Wanted, variables};
+use target_cloud::preflight::{self, CloudPlan, NewFlavor, PortNeed, VmNeeds, Wanted, variables};
 use validation::{FailOn, Finding, MigrationType, Plan, Severity, Transport};
 use vm_export::Selection;
 
@@ -63,6 +63,17 @@ pub struct Args {
     pub security_groups: Vec<String>,
     /// A flavor name or id the servers get (flavor_uuid); unset: one is chosen or made later.
     pub flavor: Option<String>,
+    /// Without O(flavor), an existing flavor that fits is taken before one is made (as
+    /// convert_metadata's use_existing_flavor).
+    #[arg(default = true)]
+    pub use_existing_flavor: bool,
+    /// The cloud that creates flavors (flavor_admin_cloud; default O(dst_cloud)): its user needs
+    /// the admin role when a flavor is to be made.
+    #[arg(aliases = ["flavor_admin_cloud"])]
+    pub flavor_cloud: Option<Value>,
+    /// The servers boot from a volume, so a flavor's own disk size does not matter.
+    #[arg(default = true)]
+    pub boot_from_volume: bool,
     /// The network of NICs that network_map does not map (openstack_private_network).
     pub network_name: Option<String>,
     /// A server is made for each VM (false: volumes only).
@@ -98,6 +109,11 @@ pub(crate) struct CloudRequest {
     pub key_name: Option<String>,
     pub security_groups: Vec<String>,
     pub flavor: Option<String>,
+    /// Without `flavor`: take an existing flavor that fits first.
+    pub use_existing_flavor: bool,
+    /// The cloud that would create flavors; `None`: `dst_cloud`.
+    pub flavor_cloud: Option<Value>,
+    pub boot_from_volume: bool,
     pub network_name: Option<String>,
     pub servers: bool,
 }
@@ -173,10 +189,23 @@ pub(crate) fn run_validation(
     if let Some(cloud) = &request.cloud
         && !infos.is_empty()
     {
-        let plan = cloud_plan(&infos, &request.plan, cloud);
+        let mut plan = cloud_plan(&infos, &request.plan, cloud);
         let found = crate::modules::block_on(async {
             let client =
                 connect_reporting_region_in_findings("dst_cloud", cloud.dst_cloud.as_ref()).await?;
+            if let (Some(new_flavor), Some(flavor_cloud)) =
+                (plan.new_flavor.as_mut(), cloud.flavor_cloud.as_ref())
+            {
+                let maker =
+                    connect_reporting_region_in_findings("flavor_cloud", Some(flavor_cloud))
+                        .await?;
+                new_flavor.maker_roles = Some(
+                    maker
+                        .roles()
+                        .await
+                        .context("cannot log in to the cloud given by flavor_cloud")?,
+                );
+            }
             anyhow::Ok(
                 preflight::check(&client, &plan)
                     .await
@@ -277,6 +306,11 @@ fn cloud_plan(infos: &[GuestInfo], plan: &Plan, cloud: &CloudRequest) -> CloudPl
             .map(|g| Wanted::new(g.clone(), variables::SECURITY_GROUPS))
             .collect(),
         flavor: wanted(&cloud.flavor, variables::FLAVOR),
+        new_flavor: Some(NewFlavor {
+            use_existing: cloud.use_existing_flavor,
+            boot_from_volume: cloud.boot_from_volume,
+            maker_roles: None,
+        }),
         servers: cloud.servers,
     }
 }
@@ -316,6 +350,9 @@ impl Module for Validate {
                         key_name: args.key_name.clone(),
                         security_groups: args.security_groups.clone(),
                         flavor: args.flavor.clone(),
+                        use_existing_flavor: args.use_existing_flavor,
+                        flavor_cloud: args.flavor_cloud.clone(),
+                        boot_from_volume: args.boot_from_volume,
                         network_name: args.network_name.clone(),
                         servers: args.create_server,
                     })
