@@ -31,6 +31,20 @@ options:
     type: path
     default: /usr/lib/vmware-vix-disklib
     aliases: [conversion_host_vmware_lib_dir]
+  transport:
+    description:
+      - When given, what this host lacks to migrate over this transport is listed in RV(problems) -
+        what migrate would refuse for on this host - the transport's nbdkit plugin (for C(vddk),
+        the plugin loading VDDK from O(libdir)), C(virt-v2v-in-place) unless O(skipconversion),
+        and room in O(os_migrate_vmw_data_dir) for a run's files. C(validate.yml) asks this of every
+        conversion host.
+    type: str
+    choices: [vddk, https, file]
+  skipconversion:
+    description:
+      - With O(transport), guests are not converted, so C(virt-v2v-in-place) is not needed.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -103,4 +117,13 @@ conversion_host:
       description: C(id), C(version_id), C(pretty_name) from /etc/os-release.
       type: dict
       returned: always
+ready:
+  description: Whether nothing is missing for O(transport).
+  returned: when O(transport) is given
+  type: bool
+problems:
+  description: What this host lacks for O(transport), each with what to do.
+  returned: when O(transport) is given
+  type: list
+  elements: str
 '''

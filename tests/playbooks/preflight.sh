@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The pre-flight in the playbooks: a typo in a network_map target stops migration.yml at
 # validation, before the VM is touched (still on, no volume, no port), naming network_map; and
-# validate.yml honours cbt_sync and the AAP survey's migration_type (warm prerequisites).
+# validate.yml honours cbt_sync and the AAP survey's migration_type (warm prerequisites) and
+# checks each conversion host for what the transport and the conversion need.
 source "$(dirname "$0")/e2e/lib.sh"
 vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 cbt_off=$(make_vm bad-cbt-off on) || fail "could not create the CBT-off VM in the simulator"
@@ -23,4 +24,13 @@ playbook validate -e "{\"vms_list\": [\"$cbt_off\"], \"migration_type\": \"warm\
   fail "validate.yml, warm (migration_type), passed a VM without CBT"
 grep -q "vmware.changed_block_tracking.disabled" "$work/warm.log" && grep -q "enable_cbt" "$work/warm.log" ||
   fail "no critical CBT finding naming enable_cbt"
+
+unready="{\"vms_list\": [\"$vm\"], \"transport\": \"vddk\", \"skip_conversion\": false,
+  \"conversion_host_vmware_lib_dir\": \"$work/no-vddk\"}"
+playbook validate -e "$unready" >"$work/unready.log" 2>&1 && fail "validate.yml passed conversion hosts without VDDK"
+for host in conv-a conv-b; do
+  grep -q "$host cannot migrate over transport vddk" "$work/unready.log" || fail "$host was not reported"
+done
+grep -q "transport vddk: " "$work/unready.log" || fail "the VDDK problem was not named"
+grep -q "virt-v2v-in-place is not installed" "$work/unready.log" || fail "the missing virt-v2v-in-place was not named"
 echo "preflight: ok"

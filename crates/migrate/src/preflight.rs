@@ -3,6 +3,8 @@
 //! destination cloud. Each refusal names the playbook variable to fix, and the module option
 //! where it differs.
 
+use std::path::Path;
+
 use conversion_host::facts::NbdkitFacts;
 use target_cloud::preflight::{self, CloudPlan, VmNeeds, Wanted, variables};
 use validation::Severity;
@@ -111,29 +113,54 @@ fn own_snapshots(trees: &[SnapshotTree]) -> Vec<String> {
 /// This conversion host has the transport's nbdkit plugin (for vddk: the plugin loads and finds
 /// VDDK in `libdir`, asked the plugin's own way) and room for the run's files.
 pub fn refuse_unready_host(request: &Request) -> Result<()> {
+    let libdir = match &request.transport {
+        Transport::Vddk { libdir, .. } => libdir.as_path(),
+        _ => Path::new(""),
+    };
+    let kind = validation::Transport::parse(request.transport.name())
+        .unwrap_or(validation::Transport::Vddk);
+    match host_problems(kind, libdir, &request.data_root)
+        .into_iter()
+        .next()
+    {
+        Some(problem) => Err(Error::Refused(problem)),
+        None => Ok(()),
+    }
+}
+
+/// Everything this conversion host lacks to read disks over `transport` and keep a run's files
+/// under `data_root`, each said with what to do; empty when it is ready. `validate.yml` asks the
+/// same of each conversion host (`conversion_host_info` with a transport) before any migration.
+pub fn host_problems(
+    transport: validation::Transport,
+    vddk_libdir: &Path,
+    data_root: &Path,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     let nbdkit = conversion_host::facts::probe_nbdkit();
-    if let Some(why) = host_problem(&nbdkit, &request.transport) {
-        return Err(Error::Refused(why));
+    if let Some(why) = host_problem(&nbdkit, transport) {
+        problems.push(why);
+    } else if let (validation::Transport::Vddk, Some(path)) = (transport, &nbdkit.path)
+        && let Err(e) = crate::vddk_check::check(path, vddk_libdir)
+    {
+        problems.push(e.to_string());
     }
-    if let (Transport::Vddk { libdir, .. }, Some(path)) = (&request.transport, &nbdkit.path) {
-        crate::vddk_check::check(path, libdir)?;
-    }
-    let space = conversion_host::facts::free_space(&request.data_root)
-        .map_err(|e| Error::Refused(format!("cannot check this conversion host: {e}")))?;
-    if space.free_bytes < MIN_FREE_BYTES {
-        return Err(Error::Refused(format!(
+    match conversion_host::facts::free_space(data_root) {
+        Err(e) => problems.push(format!("cannot check this conversion host: {e}")),
+        Ok(space) if space.free_bytes < MIN_FREE_BYTES => problems.push(format!(
             "only {} KiB free at {} for the run's log and progress files; free some space, or set \
              os_migrate_vmw_data_dir (module option osmdatadir) to a directory with room",
             space.free_bytes >> 10,
             space.measured_path.display()
-        )));
+        )),
+        Ok(_) => {}
     }
-    Ok(())
+    problems
 }
 
 /// Why this host cannot read disks over the transport, if nbdkit itself says so (vddk's plugin
 /// and library are the plugin's own probe's to judge: `vddk_check`).
-pub fn host_problem(nbdkit: &NbdkitFacts, transport: &Transport) -> Option<String> {
+pub fn host_problem(nbdkit: &NbdkitFacts, transport: validation::Transport) -> Option<String> {
     if !nbdkit.installed {
         return Some(
             "nbdkit is not installed on this conversion host; install it (the conversion_host role does)"
@@ -142,12 +169,12 @@ pub fn host_problem(nbdkit: &NbdkitFacts, transport: &Transport) -> Option<Strin
     }
     let plugin = |name: &str| nbdkit.plugins.iter().any(|p| p == name);
     match transport {
-        Transport::Https { .. } if !plugin("curl") => Some(
+        validation::Transport::Https if !plugin("curl") => Some(
             "the https transport needs nbdkit's curl plugin, which this conversion host lacks; \
              install it (nbdkit-curl-plugin), or set transport"
                 .into(),
         ),
-        Transport::File { .. } if !plugin("file") => Some(
+        validation::Transport::File if !plugin("file") => Some(
             "the file transport needs nbdkit's file plugin, which this conversion host lacks; \
              install it, or set transport"
                 .into(),

@@ -1,7 +1,7 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ansible_module::{Context, Module, ModuleArgs, Response};
-use anyhow::Context as _;
+use anyhow::{Context as _, anyhow};
 use conversion_host::facts::{FactsRequest, gather};
 use serde::Deserialize;
 
@@ -15,6 +15,13 @@ pub struct Args {
     /// VDDK directory, as the `migrate` module's `libdir`.
     #[arg(type = "path", default = "/usr/lib/vmware-vix-disklib", aliases = ["conversion_host_vmware_lib_dir"])]
     pub libdir: String,
+    /// When given, what this host lacks to migrate over this transport is listed in
+    /// `problems` (what migrate would refuse for), as `validate.yml` asks before any migration.
+    #[arg(choices = ["vddk", "https", "file"])]
+    pub transport: Option<String>,
+    /// With O(transport): guests are not converted, so virt-v2v-in-place is not needed.
+    #[arg(default = false)]
+    pub skipconversion: bool,
 }
 
 impl Module for ConversionHostInfo {
@@ -27,9 +34,27 @@ impl Module for ConversionHostInfo {
             vddk_libdir: PathBuf::from(&args.libdir),
         })
         .context("cannot gather the conversion host's facts")?;
-        Ok(Response::new()
-            .msg(summary(&facts))
-            .with("conversion_host", facts))
+        let response = Response::new().msg(summary(&facts));
+        let Some(transport) = &args.transport else {
+            return Ok(response.with("conversion_host", facts));
+        };
+        let kind = validation::Transport::parse(transport).ok_or_else(|| {
+            anyhow!("argument 'transport': {transport:?} is not one of vddk, https, file")
+        })?;
+        let mut problems = migrate::preflight::host_problems(
+            kind,
+            Path::new(&args.libdir),
+            Path::new(&args.os_migrate_vmw_data_dir),
+        );
+        if !args.skipconversion
+            && let Err(e) = migrate::conversion::preflight(&migrate::ConversionOptions::default())
+        {
+            problems.push(e.to_string());
+        }
+        Ok(response
+            .with("conversion_host", facts)
+            .with("ready", problems.is_empty())
+            .with("problems", problems))
     }
 }
 
