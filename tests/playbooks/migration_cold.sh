@@ -10,8 +10,6 @@ make_networks || fail "could not create the test networks"
 vars=(-e "{\"vms_list\": [\"$vm\"], \"use_fixed_ips\": true, \"nbd_timeout\": 300, \"security_groups\": \"$VMKIT_TEST_SECURITY_GROUP\",
            \"network_map\": {\"VM Network\": \"$prefix-net-a\", \"dpg-prod\": \"$prefix-net-b\"}}")
 
-playbook migration "${vars[@]}" -e os_migrate_create_os_instance=false || fail "migration.yml, volumes only"
-allow_fake_hypervisor $vm
 playbook migration "${vars[@]}" || fail "migration.yml"
 check $vm -e '{"expect_ipv4": ["192.0.2.31", "198.51.100.31"]}' || fail "the migrated VM"
 server=$(summary_field $vm server_id)

@@ -47,15 +47,11 @@ warned() { # warned LOG TEXT: Ansible showed a warning with this text
   tr -s ' \n' ' ' <"$work/$1.log" | grep -qF "$2" || fail "$1: no warning saying: $2"
 }
 
-# Each example first runs import_volumes.yml (copy only, whatever the file says about teardown),
-# so that the test bed's fake hypervisor can be allowed (see allow_fake_hypervisor in e2e/lib.sh).
 # vars.yaml: two VMs, unmapped networks (macs.json), fixed IPs, teardown: everything is deleted again.
 both="[\"$vm\", \"$noip\"]"
 vars=(-e @"$examples/vmk-vars.yaml" -e @"$vars_cloud")
-run vars-volumes import_volumes vmk-localhost_inventory.yml "$both" "${vars[@]}" || fail "vars.yaml, import_volumes.yml"
-for v in $vm $noip; do
-  [ "$(summary_field $v status)" = '"copied"' ] || fail "import_volumes.yml, $v: $(summary_field $v status)"
-done
+# validate.yml first: the teardown removes the VMs' data directories with their validation.json.
+run vars-validate validate vmk-localhost_inventory.yml "$both" "${vars[@]}" || fail "vars.yaml, validate.yml"
 python3 - "$work/data/$noip/validation.json" <<'PY' || fail "$noip: no IP under use_fixed_ips is not (only) a warning"
 import json, sys
 findings = {(f["id"], f["severity"]) for f in json.load(open(sys.argv[1]))}
@@ -63,8 +59,6 @@ findings = {(f["id"], f["severity"]) for f in json.load(open(sys.argv[1]))}
 assert ("vmware.vm_missing_ip.detected", "warning") in findings, findings
 assert not any(severity == "critical" for _, severity in findings), findings
 PY
-allow_fake_hypervisor $vm
-allow_fake_hypervisor $noip
 run vars-migration migration vmk-localhost_inventory.yml "$both" "${vars[@]}" || fail "vars.yaml"
 for v in $vm $noip; do
   [ "$(summary_field $v status)" = '"migrated, torn down"' ] || fail "vars.yaml, $v: $(summary_field $v status)"
@@ -81,9 +75,6 @@ PY
 # The docs' three files: the server stays (no teardown variable at all), without the key pair
 # "default" that the test bed does not have.
 docs=(-e @"$examples/docs-secrets.yml" -e @"$examples/docs-myvars.yml" -e @"$docs_cloud")
-run docs-volumes import_volumes docs-inventory.yml "[\"$vm\"]" "${docs[@]}" \
-  || fail "docs inventory + secrets + myvars, import_volumes.yml"
-allow_fake_hypervisor $vm
 run docs-migration migration docs-inventory.yml "[\"$vm\"]" "${docs[@]}" || fail "docs inventory + secrets + myvars"
 check $vm || fail "docs example: the migrated VM"
 warned docs-migration 'key pair "default" does not exist for this user; the server is made without a key pair'
@@ -94,17 +85,14 @@ grep -q 'region_name regionOne is not in the service catalog; using region Regio
   || fail "verify.yml did not say which region it used"
 cleanup_vms $vm
 
-# CBT: the old README's sync round, then AGENTS.md's phase 2 (cbt_sync false + cutover true),
-# copy only first (fake hypervisor), then with the server.
+# CBT: the old README's sync round, then AGENTS.md's phase 2 (cbt_sync false + cutover true):
+# the final delta only, then the server.
 run cbt-sync migration docs-inventory.yml "[\"$vm\"]" "${docs[@]}" -e @"$examples/vmk-old-readme-cbt-sync.yaml" \
   || fail "CBT sync round"
 [ "$(summary_field $vm status)" = '"synced"' ] || fail "CBT sync: $(summary_field $vm status)"
-run cutover-volumes import_volumes docs-inventory.yml "[\"$vm\"]" "${docs[@]}" \
-  -e @"$examples/vmk-agents-cbt-two-phase.yaml" || fail "AGENTS.md cutover, volumes only"
-grep -q 'cutover is true but cbt_sync is not' "$work/cutover-volumes.log" || fail "no message about cutover without cbt_sync"
-summary_field $vm disks | grep -q '"full"' && fail "the cutover copied whole disks again"
-allow_fake_hypervisor $vm
 run cutover migration docs-inventory.yml "[\"$vm\"]" "${docs[@]}" -e @"$examples/vmk-agents-cbt-two-phase.yaml" \
   || fail "AGENTS.md cutover"
+grep -q 'cutover is true but cbt_sync is not' "$work/cutover.log" || fail "no message about cutover without cbt_sync"
+summary_field $vm disks | grep -q '"full"' && fail "the cutover copied whole disks again"
 check $vm || fail "after the AGENTS.md cutover"
 echo "upstream_examples: ok"
