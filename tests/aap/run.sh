@@ -127,13 +127,36 @@ class Loader(yaml.SafeLoader):
 
 Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
 play = yaml.load(open("aap/configure.yml"), Loader=Loader)[0]
-steps = yaml.load(open("aap/job_templates.yml"), Loader=Loader)["aap_steps"]
+job_templates = yaml.load(open("aap/job_templates.yml"), Loader=Loader)
+steps = job_templates["aap_steps"]
 task = next(t for t in play["tasks"] if "awx.awx.workflow_job_template" in t)
-nodes = {n["identifier"]: n for n in task["awx.awx.workflow_job_template"]["workflow_nodes"]}
+workflow = task["awx.awx.workflow_job_template"]
+nodes = {n["identifier"]: n for n in workflow["workflow_nodes"]}
 errors = []
-chain = ["validate", "export", "sync", "cutover", "verify", "notify-succeeded"]
-if [s["id"] for s in steps] != chain[:-1] + ["notify"]:
+chain = ["validate", "export", "sync", "approve-cutover", "cutover", "verify", "notify-succeeded"]
+if [s["id"] for s in steps] != [c for c in chain[:-1] if c != "approve-cutover"] + ["notify"]:
     errors.append(f"job templates: {[s['id'] for s in steps]}")
+approval = nodes["approve-cutover"]["unified_job_template"]
+if approval.get("type") != "workflow_approval" or "timeout" not in approval:
+    errors.append(f"approve-cutover is no approval node: {approval}")
+# The schedule repeats the sync job template; the webhook notification template is attached to the
+# workflow on start, success, failure and approvals.
+schedule = next((t["awx.awx.schedule"] for t in play["tasks"] if "awx.awx.schedule" in t), None)
+if not schedule or not schedule["unified_job_template"].endswith(": sync") or "RRULE:" not in play["vars"]["aap_sync_schedule_rrule"] \
+        or schedule["rrule"] != "{{ aap_sync_schedule_rrule }}" or schedule["extra_data"].get("migration_type") != "warm":
+    errors.append(f"no schedule of warm sync rounds: {schedule}")
+notification = next((t for t in play["tasks"] if "awx.awx.notification_template" in t), None)
+if not notification or notification["awx.awx.notification_template"]["notification_type"] != "webhook" \
+        or notification["awx.awx.notification_template"]["notification_configuration"]["url"] != "{{ aap_notify_webhook_url }}":
+    errors.append(f"no webhook notification template on the webhook URL: {notification}")
+for event in ("started", "success", "error", "approvals"):
+    if workflow.get(f"notification_templates_{event}") != "{{ aap_notification_templates }}":
+        errors.append(f"the workflow has no notification template on {event}")
+if task.get("vars", {}).get("aap_notification_templates", "").find("aap_notification_template]") < 0:
+    errors.append("aap_notification_templates does not name the notification template")
+survey = {q["variable"]: q for q in job_templates["aap_survey"]["spec"]}
+if "migration_type" not in survey or survey.get("os_migrate_cutover_at", {}).get("required") is not False:
+    errors.append(f"the survey does not carry migration_type and an optional os_migrate_cutover_at: {list(survey)}")
 for step, following in zip(chain, chain[1:]):
     related = nodes[step].get("related", {})
     if related.get("success_nodes") != [{"identifier": following}]:
@@ -145,6 +168,8 @@ for outcome in ("succeeded", "failed"):
     if node.get("extra_data") != {"migration_outcome": outcome} or node.get("related"):
         errors.append(f"notify-{outcome}: {node}")
 for identifier, node in nodes.items():
+    if node["unified_job_template"].get("type") == "workflow_approval":
+        continue
     template = node["unified_job_template"]["name"].split(": ")[-1]
     if template not in [s["id"] for s in steps]:
         errors.append(f"{identifier} runs {template}, which is no job template")
@@ -155,7 +180,7 @@ print("\n".join(errors), file=sys.stderr)
 sys.exit(1 if errors else 0)
 EOF
 }
-check "workflow: validate -> export -> sync -> cutover -> verify -> notify, failures to notify" workflow_graph
+check "workflow: validate -> export -> sync -> approval -> cutover -> verify -> notify, failures to notify; schedule, notification templates, survey" workflow_graph
 
 jobs="$work/jobs"
 mkdir -p "$jobs"
