@@ -85,16 +85,6 @@ cleanup_networks() {
   done
 }
 
-allow_fake_hypervisor() { # allow_fake_hypervisor VM
-  # The test bed's Nova runs the fake driver, whose host its ImagePropertiesFilter drops for a
-  # boot volume saying hypervisor_type=kvm (as migrate sets for real clouds). Until the test bed
-  # accepts it, tests copy first, unset that property, then run again to create the server.
-  local id
-  for id in $(openstack --os-cloud "$cloud" volume list -f value -c ID -c Name | awk -v p="$1-" 'index($2, p) == 1 {print $1}'); do
-    openstack --os-cloud "$cloud" volume unset --image-property hypervisor_type "$id" 2>/dev/null || true
-  done
-}
-
 power_state() { # power_state VM: poweredOn or poweredOff, asked with vm_power in check mode
   ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=minimal ansible localhost -i localhost, -e ansible_connection=local -e @"$e2e/testbed_vars.yml" \
     -m os_migrate.vmware_migration_kit.vm_power --check \
