@@ -11,20 +11,26 @@ options:
   server:
     description:
       - vCenter or ESXi, as C(host), C(host:port) or C(https://host/sdk).
+      - If the task does not give it, the environment variable E(VMWARE_HOST) is used (as in
+        the community.vmware and vmware.vmware collections, and as AAP's VMware vCenter
+        credential sets it). One of the two is required.
+      - The environment is the one the module runs in, on the target host; the roles read the
+        controller's and pass it on.
     type: str
-    required: true
     aliases: [vcenter_hostname, hostname]
   user:
     description:
       - The vSphere user.
+      - If the task does not give it, the environment variable E(VMWARE_USER) is used. One of
+        the two is required.
     type: str
-    required: true
     aliases: [vcenter_username, username]
   password:
     description:
       - The vSphere password. A secret (no_log), never logged or returned.
+      - If the task does not give it, the environment variable E(VMWARE_PASSWORD) is used. One
+        of the two is required.
     type: str
-    required: true
     aliases: [vcenter_password]
   vmware_insecure:
     description:
@@ -35,6 +41,9 @@ options:
     description:
       - The inverse of O(vmware_insecure), as in the vmware.vmware collection. C(false) skips
         the certificate check.
+      - If the task gives none of O(validate_certs), O(vmware_insecure=true), O(thumbprint) and
+        O(ca_file), the environment variable E(VMWARE_VALIDATE_CERTS) is used (AAP's VMware
+        vCenter credential sets it, C(False) unless the controller's setting says otherwise).
     type: bool
   thumbprint:
     description:

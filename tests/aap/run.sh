@@ -103,6 +103,11 @@ tarball_leaves_out_aap_aee() {
 check "collection tarball leaves aap/ and aee/ out" tarball_leaves_out_aap_aee
 
 # --- AAP configuration ------------------------------------------------------------------------
+# verify.yml reads AAP's OpenStack credential with the collection's resolve_cloud.
+if [ -f "$tarball" ]; then
+  ansible-galaxy collection install -p "$work/collections" "$tarball" >/dev/null &&
+    export ANSIBLE_COLLECTIONS_PATH="$work/collections:$ANSIBLE_COLLECTIONS_PATH"
+fi
 for playbook in aap/configure.yml playbooks/verify.yml playbooks/notify.yml; do
   check "syntax-check $playbook" ansible-playbook --syntax-check "$playbook"
 done
@@ -186,23 +191,16 @@ jobs="$work/jobs"
 mkdir -p "$jobs"
 check "job templates' extra_vars written" ansible-playbook tests/aap/job_vars.yml -e job_vars_dir="$jobs"
 
-# The OpenStack credential's variables, as AAP injects them (missing fields empty, booleans as
-# text, every value unsafe) for a cloud of the test bed's clouds.yaml.
-credential_vars() { # cloud file
+# The file AAP's built-in OpenStack credential writes (OS_CLIENT_CONFIG_FILE): one cloud,
+# devstack, here made of a cloud of the test bed's clouds.yaml.
+credential_file() { # cloud file
   python3 - "$OS_CLIENT_CONFIG_FILE" "$1" >"$2" <<'EOF'
-import json
 import sys
 
 import yaml
 
 cloud = yaml.safe_load(open(sys.argv[1]))["clouds"][sys.argv[2]]
-fields = ["auth_url", "username", "password", "project_id", "project_name", "user_domain_name",
-          "project_domain_name", "application_credential_id", "application_credential_secret"]
-values = {f: cloud["auth"].get(f, "") for f in fields}
-values.update(region_name=cloud.get("region_name", ""), interface=cloud.get("interface", ""),
-              insecure="False")
-for name, value in values.items():
-    print(f"os_migrate_dst_{name}: !unsafe {json.dumps(value)}")
+print(yaml.safe_dump({"clouds": {"devstack": cloud}}))
 EOF
 }
 
@@ -212,30 +210,24 @@ testbed_openstack() {
 }
 check "test bed OpenStack" testbed_openstack
 if testbed_openstack 2>/dev/null; then
-  credential_vars testbed "$work/cred-password.yml"
-  credential_vars testbed-appcred "$work/cred-appcred.yml"
+  credential_file testbed "$work/cred-password.yml"
+  credential_file testbed-appcred "$work/cred-appcred.yml"
 fi
 
-job_sees() { # step migration_type credential expected-json
-  ansible-playbook tests/aap/check_job_vars.yml -e @"$jobs/$1.json" -e @"$work/cred-$3.yml" \
-    -e "{\"vm_name\": \"web-1, web-2,\", \"migration_type\": \"$2\"}" -e "{\"expected\": $4}"
+job_sees() { # step migration_type expected-json
+  ansible-playbook tests/aap/check_job_vars.yml -e @"$jobs/$1.json" \
+    -e "{\"vm_name\": \"web-1, web-2,\", \"migration_type\": \"$2\"}" -e "{\"expected\": $3}"
 }
-check "validate job: vms_list from vm_name" job_sees validate cold password '{"vms_list": ["web-1", "web-2"], "cbt_sync": false}'
-check "validate job, warm: warm prerequisites are checked" job_sees validate warm password '{"cbt_sync": true}'
-check "export job: metadata only" job_sees export cold password '{"run_full_migration": false}'
-check "sync job, cold: copies nothing" job_sees sync cold password '{"run_full_migration": false, "cbt_sync": false, "cutover": false}'
-check "sync job, warm: a CBT round" job_sees sync warm password '{"run_full_migration": true, "cbt_sync": true, "cutover": false}'
-check "cutover job, cold: one cold copy" job_sees cutover cold password '{"os_migrate_mode": "cold", "cbt_sync": false, "cutover": false}'
-check "cutover job, warm: CBT cutover" job_sees cutover warm password '{"os_migrate_mode": "cutover", "cbt_sync": true, "cutover": true}'
-check "dst_cloud from an application credential leaves empty fields out" job_sees verify cold appcred \
-  "{\"dst_cloud\": {\"auth\": {\"auth_url\": \"http://127.0.0.1:5000/v3\", \"application_credential_id\":
-     $(python3 -c 'import sys,yaml; print(__import__("json").dumps(yaml.safe_load(open(sys.argv[1]))["clouds"]["testbed-appcred"]["auth"]["application_credential_id"]))' "${OS_CLIENT_CONFIG_FILE:-/dev/null}" 2>/dev/null || echo '""'),
-     \"application_credential_secret\": \"$(sed -n 's/^os_migrate_dst_application_credential_secret: !unsafe "\(.*\)"$/\1/p' "$work/cred-appcred.yml" 2>/dev/null)\"},
-     \"region_name\": \"RegionOne\", \"interface\": \"public\", \"identity_api_version\": 3, \"openstack_insecure\": false}}"
-
+check "validate job: vms_list from vm_name" job_sees validate cold '{"vms_list": ["web-1", "web-2"], "cbt_sync": false}'
+check "validate job, warm: warm prerequisites are checked" job_sees validate warm '{"cbt_sync": true}'
+check "export job: metadata only" job_sees export cold '{"run_full_migration": false}'
+check "sync job, cold: copies nothing" job_sees sync cold '{"run_full_migration": false, "cbt_sync": false, "cutover": false}'
+check "sync job, warm: a CBT round" job_sees sync warm '{"run_full_migration": true, "cbt_sync": true, "cutover": false}'
+check "cutover job, cold: one cold copy" job_sees cutover cold '{"os_migrate_mode": "cold", "cbt_sync": false, "cutover": false}'
+check "cutover job, warm: CBT cutover" job_sees cutover warm '{"os_migrate_mode": "cutover", "cbt_sync": true, "cutover": true}'
 # --- verify.yml, as the verify job runs it, against the test bed ------------------------------
 verify_job() { # credential vm_name
-  ansible-playbook playbooks/verify.yml -e @"$jobs/verify.json" -e @"$work/cred-$1.yml" \
+  env -u OS_CLOUD OS_CLIENT_CONFIG_FILE="$work/cred-$1.yml" ansible-playbook playbooks/verify.yml -e @"$jobs/verify.json" \
     -e "{\"vm_name\": \"$2\", \"migration_type\": \"cold\"}" -e verify_delay=2 >"$work/verify.log" 2>&1
   local rc=$?
   grep -q 'gAAAA' "$work/verify.log" && { echo "a Keystone token reached the job log" >&2; return 1; }
@@ -250,7 +242,7 @@ verify_refuses_missing() {
     grep -q 'aap-verify-no-such-vm: no server of that name in the project' "$work/verify.log"
 }
 check "verify job (password credential): the test bed's ACTIVE server" verify_finds_active password
-check "verify job (application credential): the test bed's ACTIVE server" verify_finds_active appcred
+check "verify job (a one-cloud clouds.yaml with an application credential): the test bed's ACTIVE server" verify_finds_active appcred
 check "verify job: a VM with no server fails saying so" verify_refuses_missing
 
 # --- notify.yml against a webhook receiver on loopback ----------------------------------------

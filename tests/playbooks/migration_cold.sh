@@ -2,7 +2,10 @@
 # migration.yml, cold, for a two-disk two-NIC VM (a running copy of lab-multi-nic: a NIC on a
 # standard and one on a distributed portgroup, both keyed by name) over the two-conversion-host
 # inventory: the VM is powered off, its server ACTIVE with the chosen flavor, its MACs and fixed
-# IPv4 addresses, volumes bit-exact; a re-run changes nothing.
+# IPv4 addresses, volumes bit-exact; a re-run changes nothing. The first run has the
+# vCenter login and the cloud only as AAP's built-in credentials give them (the controller's
+# VMWARE_* and OS_CLIENT_CONFIG_FILE), the conversion hosts neither, and no file on their side
+# holds a password afterwards; the re-run has them as variables.
 source "$(dirname "$0")/e2e/lib.sh"
 vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 trap 'cleanup_vms $vm; cleanup_networks; rm -rf "$work"' EXIT
@@ -10,8 +13,10 @@ make_networks || fail "could not create the test networks"
 vars=(-e "{\"vms_list\": [\"$vm\"], \"use_fixed_ips\": true, \"nbd_timeout\": 300, \"security_groups\": \"$VMKIT_TEST_SECURITY_GROUP\",
            \"network_map\": {\"VM Network\": \"$prefix-net-a\", \"dpg-prod\": \"$prefix-net-b\"}}")
 
-playbook migration "${vars[@]}" || fail "migration.yml"
+playbook_aap_credentials migration "${vars[@]}" >"$work/aap.log" 2>&1 || fail "migration.yml with AAP's credentials"
 check $vm -e '{"expect_ipv4": ["192.0.2.31", "198.51.100.31"]}' || fail "the migrated VM"
+left=$(secrets_left "$work/data" "$work/conv-home" "$work/conv-tmp")
+[ -z "$left" ] || fail "a password was left on the conversion hosts' side: $left"
 server=$(summary_field $vm server_id)
 
 playbook migration "${vars[@]}" || fail "migration.yml again"

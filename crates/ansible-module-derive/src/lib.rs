@@ -9,6 +9,8 @@
 //! - `default = <literal>`: a string, integer, float or bool literal, or `[]`/`{}`.
 //! - `no_log`: a secret; never echoed in output, logs or panics. A string one must be a `Secret`.
 //! - `aliases = ["a", "b"]`, `choices = ["x", "y"]`.
+//! - `env = ["VAR"]`: the option falls back to these environment variables (Ansible's
+//!   `env_fallback`); a required one is then missing only when none of them is set either.
 //! - `type = "path"` (or any Ansible type) where the Rust type does not say it.
 //! - `elements = "str"` for list element types the Rust type does not say.
 //! - `unused = "why"`: accepted for compatibility with the original, has no effect (a warning).
@@ -43,6 +45,7 @@ struct FieldAttrs {
     no_log: bool,
     required: bool,
     aliases: Vec<String>,
+    env: Vec<String>,
     choices: Vec<String>,
     arg_type: Option<String>,
     elements: Option<String>,
@@ -121,6 +124,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let arg_type = type_variant(&arg_type);
         let no_log = attrs.no_log;
         let aliases = &attrs.aliases;
+        let env = &attrs.env;
         let choices = &attrs.choices;
         parts.push(SpecPart::Own(quote! {
             ::ansible_module::ArgSpec {
@@ -131,6 +135,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 default: #default,
                 no_log: #no_log,
                 aliases: &[#(#aliases),*],
+                env: &[#(#env),*],
                 choices: &[#(#choices),*],
                 unused: #unused,
             }
@@ -363,6 +368,7 @@ fn parse_attrs(attrs: &[syn::Attribute]) -> syn::Result<FieldAttrs> {
                 "flatten" => out.flatten = true,
                 "default" => out.default = Some(lit_to_json(&meta.value()?.parse::<Expr>()?)?),
                 "aliases" => out.aliases = string_list(&meta.value()?.parse::<Expr>()?)?,
+                "env" => out.env = string_list(&meta.value()?.parse::<Expr>()?)?,
                 "choices" => out.choices = string_list(&meta.value()?.parse::<Expr>()?)?,
                 "type" => out.arg_type = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "elements" => out.elements = Some(meta.value()?.parse::<LitStr>()?.value()),

@@ -16,7 +16,7 @@ pub mod secrets;
 mod spec;
 
 pub use ansible_module_derive::ModuleArgs;
-pub use params::{Invocation, ParamError, parse_invocation};
+pub use params::{Invocation, ParamError, parse_invocation, parse_invocation_in};
 pub use response::Response;
 pub use runtime::{Context, Module, run_module, run_module_with_args};
 pub use secrets::Secret;

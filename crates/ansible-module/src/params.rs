@@ -87,6 +87,16 @@ pub fn parse_invocation(
     raw: Value,
     spec: &[ArgSpec],
 ) -> Result<Invocation, ParamError> {
+    parse_invocation_in(module_name, raw, spec, &|name| std::env::var(name).ok())
+}
+
+/// [`parse_invocation`] with the environment the `env` fallbacks read given by `env`.
+pub fn parse_invocation_in(
+    module_name: &str,
+    raw: Value,
+    spec: &[ArgSpec],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Invocation, ParamError> {
     let Value::Object(raw) = raw else {
         return Err(ParamError(
             "the arguments file does not hold a JSON object".into(),
@@ -131,7 +141,10 @@ pub fn parse_invocation(
     let mut missing = Vec::new();
     for arg in spec {
         // A null value is what an unset Jinja variable often becomes: treat it as not given.
-        let value = given.remove(arg.name).filter(|v| !v.is_null());
+        let value = given
+            .remove(arg.name)
+            .filter(|v| !v.is_null())
+            .or_else(|| from_env(arg, env, &mut warnings));
         if let Some(value) = &value {
             module_args.insert(
                 arg.name.to_string(),
@@ -156,7 +169,14 @@ pub fn parse_invocation(
                 Some(d) => d,
                 None => {
                     if arg.required {
-                        missing.push(arg.name);
+                        missing.push(match arg.env {
+                            [] => arg.name.to_owned(),
+                            vars => format!(
+                                "{} (or the environment variable {})",
+                                arg.name,
+                                vars.join(" or ")
+                            ),
+                        });
                     }
                     continue;
                 }
@@ -197,6 +217,28 @@ pub fn parse_invocation(
         flags,
         warnings,
     })
+}
+
+/// The first non-empty environment variable of the option's `env` fallback, registered as a
+/// secret first when the option is one.
+fn from_env(
+    arg: &ArgSpec,
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Option<Value> {
+    let (var, value) = arg
+        .env
+        .iter()
+        .find_map(|var| env(var).filter(|v| !v.is_empty()).map(|v| (var, v)))?;
+    if arg.no_log && secrets::register(&value) {
+        warnings.push(format!(
+            "environment variable {var} (option '{}') holds a secret shorter than {} characters: \
+             it is weak, and it is masked in the output only where a whole value is the secret",
+            arg.name,
+            secrets::MIN_MASKED_INSIDE
+        ));
+    }
+    Some(Value::String(value))
 }
 
 /// Registers every secret; returns a warning for each option holding a weak (short) one.

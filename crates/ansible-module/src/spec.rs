@@ -47,6 +47,9 @@ pub struct ArgSpec {
     pub default: Option<&'static str>,
     pub no_log: bool,
     pub aliases: &'static [&'static str],
+    /// Environment variables read, first set one wins, when the task does not give the option
+    /// (Ansible's `fallback=(env_fallback, [...])`): the value counts as given, secret if no_log.
+    pub env: &'static [&'static str],
     pub choices: &'static [&'static str],
     /// Accepted for compatibility with the original collection, but has no effect: why.
     pub unused: Option<&'static str>,

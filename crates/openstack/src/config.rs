@@ -165,13 +165,39 @@ impl ConfigLoader {
                 if let Some(name) = self.var("OS_CLOUD") {
                     return self.load_named(name);
                 }
-                match self.environment_cloud() {
-                    Some(env) => CloudConfig::from_value("envvars", &env),
-                    None => Err(Error::Config(
-                        "no cloud given: pass a cloud name or dict, or set OS_CLOUD or the OS_AUTH_URL environment".into(),
-                    )),
+                if let Some(env) = self.environment_cloud() {
+                    return CloudConfig::from_value("envvars", &env);
                 }
+                self.load_only_cloud()
             }
+        }
+    }
+
+    /// Nothing names a cloud: the one cloud of clouds.yaml, as openstacksdk does. AAP's
+    /// OpenStack credential relies on it: its file (OS_CLIENT_CONFIG_FILE) holds one cloud,
+    /// `devstack`, and nothing else names it.
+    fn load_only_cloud(&self) -> Result<CloudConfig> {
+        let nothing = "no cloud given: pass a cloud name or dict, or set OS_CLOUD, the OS_AUTH_URL \
+                       environment, or OS_CLIENT_CONFIG_FILE to a clouds.yaml with one cloud";
+        let Some(clouds_file) = self.find_file("OS_CLIENT_CONFIG_FILE", "clouds")? else {
+            return Err(Error::Config(nothing.into()));
+        };
+        let names: Vec<String> = read_document(&clouds_file)?
+            .get("clouds")
+            .and_then(Value::as_object)
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default();
+        match names.as_slice() {
+            [only] => self.load_named(only),
+            [] => Err(Error::Config(format!(
+                "{nothing} ({} has no clouds)",
+                clouds_file.display()
+            ))),
+            several => Err(Error::Config(format!(
+                "no cloud given and {} has several ({}): name one (OS_CLOUD, or the cloud argument)",
+                clouds_file.display(),
+                several.join(", ")
+            ))),
         }
     }
 
@@ -374,6 +400,80 @@ impl CloudConfig {
             verify,
             cacert,
         })
+    }
+}
+
+impl CloudConfig {
+    /// The cloud as one clouds.yaml entry that [`CloudConfig::from_value`] reads back as this
+    /// same cloud: how a cloud resolved on one host (the controller) is handed to another.
+    /// Holds the secret in the clear.
+    pub fn to_value(&self) -> Value {
+        let mut auth = Map::new();
+        let mut put = |key: &str, value: &str| {
+            auth.insert(key.to_owned(), Value::String(value.to_owned()));
+        };
+        put("auth_url", &self.auth_url);
+        let put_user = |put: &mut dyn FnMut(&str, &str), user: &UserRef| match user {
+            UserRef::Id(id) => put("user_id", id),
+            UserRef::Name { name, domain } => {
+                put("username", name);
+                match domain {
+                    DomainRef::Id(id) => put("user_domain_id", id),
+                    DomainRef::Name(name) => put("user_domain_name", name),
+                }
+            }
+        };
+        let auth_type = match &self.credentials {
+            Credentials::Password { user, password } => {
+                put_user(&mut put, user);
+                put("password", password.expose());
+                "password"
+            }
+            Credentials::ApplicationCredential { credential, secret } => {
+                match credential {
+                    ApplicationCredentialRef::Id(id) => put("application_credential_id", id),
+                    ApplicationCredentialRef::Name { name, user } => {
+                        put("application_credential_name", name);
+                        put_user(&mut put, user);
+                    }
+                }
+                put("application_credential_secret", secret.expose());
+                "v3applicationcredential"
+            }
+            Credentials::Token { token } => {
+                put("token", token.expose());
+                "token"
+            }
+        };
+        match &self.project {
+            Some(ProjectRef::Id(id)) => put("project_id", id),
+            Some(ProjectRef::Name { name, domain }) => {
+                put("project_name", name);
+                match domain {
+                    DomainRef::Id(id) => put("project_domain_id", id),
+                    DomainRef::Name(name) => put("project_domain_name", name),
+                }
+            }
+            None => {}
+        }
+        let mut cloud = Map::new();
+        cloud.insert("auth_type".into(), Value::String(auth_type.into()));
+        cloud.insert("auth".into(), Value::Object(auth));
+        if let Some(region) = &self.region_name {
+            cloud.insert("region_name".into(), Value::String(region.clone()));
+        }
+        cloud.insert(
+            "interface".into(),
+            Value::String(self.interface.as_str().into()),
+        );
+        cloud.insert("verify".into(), Value::Bool(self.verify));
+        if let Some(cacert) = &self.cacert {
+            cloud.insert(
+                "cacert".into(),
+                Value::String(cacert.to_string_lossy().into_owned()),
+            );
+        }
+        Value::Object(cloud)
     }
 }
 
@@ -809,6 +909,60 @@ clouds:
         assert!(!config.verify);
         let err = Sandbox::new().loader(&[]).load(None).expect_err("nothing");
         assert!(err.to_string().contains("OS_CLOUD"), "{err}");
+    }
+
+    #[test]
+    fn the_only_cloud_of_the_file_is_the_default_as_in_openstacksdk() {
+        let sandbox = Sandbox::new();
+        // What AAP's OpenStack credential writes.
+        let file = sandbox.write(
+            "aap-env-file",
+            "clouds:\n  devstack:\n    auth:\n      auth_url: http://k:5000/v3\n      username: u\n      \
+             password: aap-pw-1\n      project_name: p\n      domain_name: Corp\n    verify: false\n",
+        );
+        let file = file.to_string_lossy().into_owned();
+        let config = sandbox
+            .loader(&[("OS_CLIENT_CONFIG_FILE", &file)])
+            .load(None)
+            .expect("the one cloud");
+        assert_eq!(config.name, "devstack");
+        assert!(!config.verify);
+        assert_eq!(
+            config.project,
+            Some(ProjectRef::Name {
+                name: "p".into(),
+                domain: DomainRef::Name("Corp".into())
+            })
+        );
+
+        sandbox.write("cwd/clouds.yaml", CLOUDS);
+        let err = sandbox.loader(&[]).load(None).expect_err("two clouds");
+        assert!(err.to_string().contains("name one"), "{err}");
+    }
+
+    #[test]
+    fn to_value_reads_back_as_the_same_cloud() {
+        let sandbox = Sandbox::new();
+        sandbox.write("cwd/clouds.yaml", CLOUDS);
+        sandbox.write("cwd/secure.yaml", SECURE);
+        for name in ["prod", "appcred"] {
+            let config = sandbox
+                .loader(&[])
+                .load(Some(&CloudArg::Name(name.into())))
+                .expect("cloud");
+            let again = CloudConfig::from_value(name, &config.to_value()).expect("reads back");
+            assert_eq!(again, config, "{name}");
+        }
+        for auth in [
+            json!({"auth_url": "u", "user_id": "uid", "password": "pw", "project_id": "pid"}),
+            json!({"auth_url": "u", "token": "t", "project_name": "p", "domain_id": "d"}),
+            json!({"auth_url": "u", "application_credential_name": "ac",
+                   "application_credential_secret": "s", "username": "a"}),
+        ] {
+            let config = CloudConfig::from_value("c", &json!({ "auth": auth })).expect("cloud");
+            let again = CloudConfig::from_value("c", &config.to_value()).expect("reads back");
+            assert_eq!(again, config);
+        }
     }
 
     #[test]

@@ -163,11 +163,25 @@ fn compare(module: &str, arg: &ArgSpec, doc: &Value) -> Vec<String> {
     };
     let doc_type = doc["type"].as_str().unwrap_or("str");
     check("type", arg.arg_type.ansible_name().into(), doc_type.into());
+    // An option the environment can give is not required of the task, as the VMware
+    // collections document VMWARE_HOST & co.; its description names the variables.
     check(
         "required",
-        arg.required.to_string(),
+        (arg.required && arg.env.is_empty()).to_string(),
         doc["required"].as_bool().unwrap_or(false).to_string(),
     );
+    for var in arg.env {
+        check(
+            &format!("the fallback to {var} (said in the description)"),
+            "said".into(),
+            if doc["description"].to_string().contains(var) {
+                "said"
+            } else {
+                "not said"
+            }
+            .into(),
+        );
+    }
     // Ansible's documentation schema has no `no_log` key (validate-modules rejects it), so a
     // secret option says so in its description instead.
     check(

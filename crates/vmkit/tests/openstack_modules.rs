@@ -1158,3 +1158,105 @@ fn examples_region_and_missing_key_pair_are_warnings() {
         "{warnings:?}"
     );
 }
+
+/// Runs one module as Ansible does, with its environment changed: `unset` removed, `set` added.
+fn run_in_env(module: &str, args: Value, unset: &[&str], set: &[(&str, &Path)]) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let program = dir.path().join(format!("AnsiballZ_{module}"));
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_vmkit"), &program).expect("symlink");
+    let args_file = dir.path().join("args");
+    std::fs::write(&args_file, args.to_string()).expect("args file");
+    let mut command = Command::new(&program);
+    command.arg(&args_file).current_dir(dir.path());
+    for name in unset {
+        command.env_remove(name);
+    }
+    for (name, value) in set {
+        command.env(name, value);
+    }
+    let out = command.output().expect("run module");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{module}: {e}: {}; stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn a_cloud_resolved_on_the_controller_works_on_a_host_without_clouds_yaml() {
+    let bed = Bed::new();
+    let clouds: Value = serde_norway::from_str(
+        &std::fs::read_to_string(var("OS_CLIENT_CONFIG_FILE")).expect("clouds.yaml"),
+    )
+    .expect("clouds.yaml is YAML");
+    let password = clouds["clouds"][&bed.cloud]["auth"]["password"]
+        .as_str()
+        .expect("the test cloud has a password")
+        .to_owned();
+    // What AAP's OpenStack credential writes: one cloud, `devstack`, named by nothing else.
+    let controller = tempfile::tempdir().expect("tempdir");
+    let aap_file = controller.path().join("aap-env-file");
+    std::fs::write(
+        &aap_file,
+        serde_norway::to_string(&json!({"clouds": {"devstack": clouds["clouds"][&bed.cloud]}}))
+            .expect("yaml"),
+    )
+    .expect("write");
+
+    let refused = run_in_env(
+        "resolve_cloud",
+        json!({}),
+        &["OS_CLOUD"],
+        &[("OS_CLIENT_CONFIG_FILE", &aap_file)],
+    );
+    failed_with("resolve_cloud", &refused, &["no_log: true"]);
+
+    let resolved = run_in_env(
+        "resolve_cloud",
+        json!({"_ansible_no_log": true}),
+        &["OS_CLOUD"],
+        &[("OS_CLIENT_CONFIG_FILE", &aap_file)],
+    );
+    ok("resolve_cloud", &resolved);
+    assert_eq!(resolved["cloud_name"], "devstack");
+    assert_eq!(
+        resolved["cloud"]["auth"]["password"], password,
+        "the password is returned, not masked: {resolved}"
+    );
+
+    // The conversion host: no clouds.yaml anywhere, no OS_* variables.
+    let conversion_host = tempfile::tempdir().expect("tempdir");
+    let flavor = var("VMKIT_TEST_FLAVORS")
+        .split(',')
+        .next()
+        .expect("a flavor")
+        .to_owned();
+    let unset = [
+        "OS_CLIENT_CONFIG_FILE",
+        "OS_CLOUD",
+        "OS_AUTH_URL",
+        "XDG_CONFIG_HOME",
+    ];
+    let home = [("HOME", conversion_host.path())];
+    let by_name = run_in_env(
+        "flavor_info",
+        json!({"cloud": "devstack", "flavor_name": flavor}),
+        &unset,
+        &home,
+    );
+    failed_with("flavor_info", &by_name, &["no clouds.yaml was found"]);
+    let by_dict = run_in_env(
+        "flavor_info",
+        json!({"cloud": resolved["cloud"], "flavor_name": flavor}),
+        &unset,
+        &home,
+    );
+    ok("flavor_info", &by_dict);
+    assert!(
+        !by_dict.to_string().contains(&password),
+        "the password is masked in the result of the module it was handed to: {by_dict}"
+    );
+    drop(bed);
+}

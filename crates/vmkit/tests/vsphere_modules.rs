@@ -728,6 +728,51 @@ fn validate_certs_is_the_inverse_of_vmware_insecure() {
     );
 }
 
+/// As AAP's VMware vCenter credential gives them: VMWARE_HOST, VMWARE_USER, VMWARE_PASSWORD and
+/// VMWARE_VALIDATE_CERTS (False) in the environment, nothing in the task; a task's own option wins.
+#[test]
+fn the_vmware_environment_variables_stand_in_for_the_options() {
+    let sim = simulator();
+    let data = tempfile::tempdir().unwrap();
+    let task = json!({"vmname": "lab-linux-bios", "os_migrate_vmw_data_dir": data.path()});
+    let env = [
+        ("VMWARE_HOST", sim.host.as_str()),
+        ("VMWARE_USER", sim.user.as_str()),
+        ("VMWARE_PASSWORD", sim.password.as_str()),
+        ("VMWARE_VALIDATE_CERTS", "False"),
+    ];
+    let (out, result) = run_module("export_metadata", &task, &env);
+    assert!(out.status.success(), "{result:#}");
+    assert_eq!(
+        result["invocation"]["module_args"]["password"], "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER",
+        "{result:#}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(sim.password.as_str()), "{stdout}");
+
+    let mut wrong_password = task.clone();
+    wrong_password["password"] = json!("not-the-password-1");
+    let (out, result) = run_module("export_metadata", &wrong_password, &env);
+    assert!(
+        !out.status.success(),
+        "the task's password wins: {result:#}"
+    );
+
+    let (out, result) = run_module("export_metadata", &task, &env[..3]);
+    assert!(
+        !out.status.success(),
+        "without VMWARE_VALIDATE_CERTS the self-signed certificate is refused: {result:#}"
+    );
+    let (_, result) = run_module("export_metadata", &task, &[]);
+    assert!(
+        result["msg"]
+            .as_str()
+            .unwrap()
+            .contains("server (or the environment variable VMWARE_HOST)"),
+        "{result:#}"
+    );
+}
+
 /// The password is a sentinel: it must not appear on stdout or stderr, at the most verbose log
 /// level, whether the login works (module and CLI) or fails.
 #[test]

@@ -43,6 +43,48 @@ playbook() { # playbook NAME [ansible-playbook args...]
     -e os_migrate_vmw_data_dir="$work/data" "os_migrate.vmware_migration_kit.$name" "$@"
 }
 
+playbook_aap_credentials() { # playbook_aap_credentials NAME [ansible-playbook args...]
+  # As playbook, but the vCenter login and the cloud only in the controller's environment, as
+  # AAP's built-in VMware vCenter and OpenStack credentials inject them (VMWARE_*, and
+  # OS_CLIENT_CONFIG_FILE naming a file with one cloud, devstack): no vcenter_* variable, no
+  # dst_cloud. The conversion hosts run without that environment, with a fresh HOME and TMPDIR
+  # ($work/conv-home, $work/conv-tmp: no clouds.yaml there; what they leave behind is there).
+  local name=$1; shift
+  python3 - "$e2e/testbed_vars.yml" "$OS_CLIENT_CONFIG_FILE" "$cloud" "$work" <<'PY' || return 1
+import sys, yaml
+vars_file, clouds_file, cloud, work = sys.argv[1:]
+given = yaml.safe_load(open(vars_file))
+for key in ("vcenter_hostname", "vcenter_username", "vcenter_password", "vcenter_thumbprint",
+            "dst_cloud", "flavor_admin_cloud"):
+    given.pop(key)
+yaml.safe_dump(given, open(f"{work}/vars-without-credentials.yml", "w"))
+entry = yaml.safe_load(open(clouds_file))["clouds"][cloud]
+yaml.safe_dump({"clouds": {"devstack": entry}}, open(f"{work}/aap-openstack-credential.yml", "w"))
+PY
+  mkdir -p "$work/conv-home" "$work/conv-tmp"
+  printf '#!/bin/sh\nexec env -u VMWARE_HOST -u VMWARE_USER -u VMWARE_PASSWORD -u VMWARE_VALIDATE_CERTS -u OS_CLIENT_CONFIG_FILE -u OS_CLOUD HOME=%s TMPDIR=%s /bin/sh "$@"\n' \
+    "$work/conv-home" "$work/conv-tmp" >"$work/conv-sh"
+  chmod +x "$work/conv-sh"
+  # Ansible finds the async jobs' results by the user's home, not HOME: both sides are told.
+  local host
+  for host in conv-a conv-b; do
+    printf '    %s: {ansible_shell_executable: %s, ansible_async_dir: %s, ansible_remote_tmp: %s}\n' \
+      "$host" "$work/conv-sh" "$work/conv-home/.ansible_async" "$work/conv-home/.ansible/tmp"
+  done | sed '1i conversion_host:\n  hosts:' >"$work/conv-inventory.yml"
+  env -u OS_CLOUD VMWARE_HOST="$VMKIT_TEST_VSPHERE_HOST" VMWARE_USER="$VMKIT_TEST_VSPHERE_USER" \
+    VMWARE_PASSWORD="$VMKIT_TEST_VSPHERE_PASSWORD" VMWARE_VALIDATE_CERTS=False \
+    OS_CLIENT_CONFIG_FILE="$work/aap-openstack-credential.yml" \
+    ansible-playbook -i "$e2e/inventory.yml" -i "$work/conv-inventory.yml" -f 10 -e @"$work/vars-without-credentials.yml" \
+    -e os_migrate_vmw_data_dir="$work/data" "os_migrate.vmware_migration_kit.$name" "$@"
+}
+
+secrets_left() { # secrets_left DIR...: the files under DIR holding the vCenter or the cloud's password
+  local cloud_password
+  cloud_password=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["clouds"][sys.argv[2]]["auth"]["password"])' \
+    "$OS_CLIENT_CONFIG_FILE" "$cloud")
+  grep -rlF -e "$VMKIT_TEST_VSPHERE_PASSWORD" -e "$cloud_password" "$@" 2>/dev/null
+}
+
 check() { # check VM [extra -e args...]
   local vm=$1; shift
   ansible-playbook -i localhost, -e ansible_python_interpreter="$(command -v python3)" \

@@ -109,7 +109,7 @@ impl Module for ExportMetadata {
 
     fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
         let request = ExportRequest {
-            connection: args.connection.connection(),
+            connection: args.connection.connection()?,
             selection: Selection {
                 names: args.vmname.clone().unwrap_or_default(),
                 folder: args.folder.clone(),

@@ -156,7 +156,7 @@ impl Module for Migrate {
                 "argument 'lease_timeout': 0 would cancel the run at once; give seconds (default 20)"
             );
         }
-        let connection = args.vsphere.connection();
+        let connection = args.vsphere.connection()?;
         let tls = connection.tls_mode()?;
         let mut request = Request {
             vm_name: args.vmname.clone(),

@@ -321,7 +321,7 @@ impl Module for Validate {
 
     fn run(args: Args, _ctx: &mut Context) -> anyhow::Result<Response> {
         let request = ValidateRequest {
-            connection: args.connection.connection(),
+            connection: args.connection.connection()?,
             selection: Selection {
                 names: args.vmname.clone().unwrap_or_default(),
                 folder: args.folder.clone(),

@@ -31,7 +31,7 @@ impl Module for VmPower {
     type Args = Args;
 
     fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
-        let connection = args.vsphere.connection();
+        let connection = args.vsphere.connection()?;
         let check_mode = ctx.check_mode;
         super::block_on(async {
             let client = connection.connect().await?;

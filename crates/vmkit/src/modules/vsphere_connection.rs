@@ -11,16 +11,17 @@ use vsphere::{Client, ConnectOptions, FaultKind, Password, Thumbprint, TlsMode};
 #[derive(Debug, Deserialize, ModuleArgs)]
 pub struct VsphereConnectionArgs {
     /// vCenter or ESXi: `host`, `host:port` or `https://host/sdk`.
-    #[arg(aliases = ["vcenter_hostname", "hostname"])]
+    #[arg(aliases = ["vcenter_hostname", "hostname"], env = ["VMWARE_HOST"])]
     pub server: String,
-    #[arg(aliases = ["vcenter_username", "username"])]
+    #[arg(aliases = ["vcenter_username", "username"], env = ["VMWARE_USER"])]
     pub user: String,
-    #[arg(no_log, aliases = ["vcenter_password"])]
+    #[arg(no_log, aliases = ["vcenter_password"], env = ["VMWARE_PASSWORD"])]
     pub password: Secret,
     /// Skip certificate checks.
     #[arg(default = false)]
     pub vmware_insecure: bool,
-    /// The inverse of `vmware_insecure` (as in vmware.vmware).
+    /// The inverse of `vmware_insecure` (as in vmware.vmware); unset, `VMWARE_VALIDATE_CERTS`
+    /// when no other certificate option is given.
     pub validate_certs: Option<bool>,
     /// Pin the server certificate: SHA-1 (as vSphere shows it) or SHA-256.
     pub thumbprint: Option<String>,
@@ -30,15 +31,39 @@ pub struct VsphereConnectionArgs {
 }
 
 impl VsphereConnectionArgs {
-    pub(crate) fn connection(&self) -> Connection<'_> {
-        Connection {
+    pub(crate) fn connection(&self) -> anyhow::Result<Connection<'_>> {
+        let validate_certs = match self.validate_certs {
+            Some(given) => Some(given),
+            None => self.validate_certs_from(std::env::var("VMWARE_VALIDATE_CERTS").ok())?,
+        };
+        Ok(Connection {
             server: &self.server,
             user: &self.user,
             password: &self.password,
             vmware_insecure: self.vmware_insecure,
-            validate_certs: self.validate_certs,
+            validate_certs,
             thumbprint: self.thumbprint.as_deref(),
             ca_file: self.ca_file.as_deref(),
+        })
+    }
+
+    /// `VMWARE_VALIDATE_CERTS` counts only when the task says nothing about certificates: AAP's
+    /// VMware credential always sets it (False by default), and it must not contradict a
+    /// `vmware_insecure`, `thumbprint` or `ca_file` the task gives.
+    fn validate_certs_from(&self, env: Option<String>) -> anyhow::Result<Option<bool>> {
+        let Some(text) = env.filter(|t| !t.trim().is_empty()) else {
+            return Ok(None);
+        };
+        if self.vmware_insecure || self.thumbprint.is_some() || self.ca_file.is_some() {
+            return Ok(None);
+        }
+        match text.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" | "y" | "t" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" | "n" | "f" => Ok(Some(false)),
+            _ => bail!(
+                "the environment variable VMWARE_VALIDATE_CERTS is {text:?}: set it to true or \
+                 false, or give validate_certs"
+            ),
         }
     }
 }
@@ -127,5 +152,52 @@ impl Connection<'_> {
 pub(crate) async fn logout(client: &Client) {
     if let Err(e) = client.logout().await.context("logout") {
         tracing::debug!("{e:#}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(insecure: bool, thumbprint: Option<&str>) -> VsphereConnectionArgs {
+        VsphereConnectionArgs {
+            server: "vc".into(),
+            user: "u".into(),
+            password: Secret::new("pw-unit-1"),
+            vmware_insecure: insecure,
+            validate_certs: None,
+            thumbprint: thumbprint.map(str::to_owned),
+            ca_file: None,
+        }
+    }
+
+    #[test]
+    fn vmware_validate_certs_counts_only_when_the_task_says_nothing() {
+        let env = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            args(false, None).validate_certs_from(env("False")).ok(),
+            Some(Some(false)),
+            "AAP writes Python's False"
+        );
+        assert_eq!(
+            args(false, None).validate_certs_from(env("True")).ok(),
+            Some(Some(true))
+        );
+        assert_eq!(args(false, None).validate_certs_from(None).ok(), Some(None));
+        // A pin or vmware_insecure given by the task wins over AAP's default False.
+        assert_eq!(
+            args(false, Some("AA:BB"))
+                .validate_certs_from(env("False"))
+                .ok(),
+            Some(None)
+        );
+        assert_eq!(
+            args(true, None).validate_certs_from(env("True")).ok(),
+            Some(None)
+        );
+        let err = args(false, None)
+            .validate_certs_from(env("maybe"))
+            .expect_err("not a bool");
+        assert!(err.to_string().contains("VMWARE_VALIDATE_CERTS"), "{err}");
     }
 }
