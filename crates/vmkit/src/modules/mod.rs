@@ -14,6 +14,7 @@ pub(crate) mod export_metadata;
 mod flavor_info;
 mod import_flavor;
 pub(crate) mod migrate;
+mod migration_report;
 pub(crate) mod validate;
 mod vm_power;
 mod volume_info;
@@ -52,6 +53,7 @@ pub static MODULES: &[ModuleEntry] = &[
     entry::<flavor_info::FlavorInfo>(),
     entry::<import_flavor::ImportFlavor>(),
     entry::<migrate::Migrate>(),
+    entry::<migration_report::MigrationReport>(),
     entry::<validate::Validate>(),
     entry::<volume_info::VolumeInfo>(),
     entry::<volume_metadata_info::VolumeMetadataInfo>(),
