@@ -15,6 +15,7 @@ allow_fake_hypervisor $vm
 playbook migration "${vars[@]}" || fail "migration.yml"
 check $vm -e '{"expect_ipv4": ["192.0.2.31", "198.51.100.31"]}' || fail "the migrated VM"
 server=$(summary_field $vm server_id)
+[[ $(summary_field $vm flavor) =~ ^\"[0-9a-f]{8}- ]] && fail "the summary names the flavor by id: $(summary_field $vm flavor)"
 
 playbook migration "${vars[@]}" || fail "migration.yml again"
 [ "$(summary_field $vm changed)" = false ] || fail "the second run changed $vm"

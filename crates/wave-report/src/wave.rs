@@ -138,7 +138,9 @@ fn instant(value: Option<&Value>) -> Option<f64> {
             if let Ok(n) = s.parse::<f64>() {
                 return Some(n);
             }
-            let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()?;
+            // Python's isoformat of an aware UTC time ends in +00:00; ours and strftime's in Z.
+            let s = s.trim_end_matches("+00:00").trim_end_matches('Z');
+            let t = humantime::parse_rfc3339_weak(s).ok()?;
             Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs_f64())
         }
         _ => None,
@@ -351,6 +353,18 @@ mod tests {
     fn a_summary_that_is_not_a_list_is_refused() {
         assert!(matches!(Wave::parse("{}"), Err(Error::Shape(_))));
         assert!(matches!(Wave::parse("[{}]"), Err(Error::Shape(m)) if m.contains("entry 0")));
+    }
+
+    #[test]
+    fn times_are_read_in_each_form_ansible_writes() {
+        for t in [
+            "2026-01-01T00:00:10.5Z",
+            "2026-01-01T00:00:10.500000+00:00",
+            "2026-01-01T00:00:10.500000Z",
+            "1767225610.5",
+        ] {
+            assert_eq!(instant(Some(&Value::from(t))), Some(1767225610.5), "{t}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The HTML report of a 3-VM wave with one failure (tests/fixtures/wave-report) renders in a
 //! real browser, headless Chromium: a screenshot is taken, and every figure in the DOM Chromium
 //! built equals the one computed here, independently, from migration-summary.json.
-//! `VMKIT_REPORT_SUMMARY=<file>` checks another summary (the playbook tests pass a real wave's).
+//! `VMKIT_REPORT_SUMMARY=<summary>` and `VMKIT_REPORT_HTML=<its report>` check another wave's
+//! (tests/playbooks/migration_many.sh passes a real one's).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -218,6 +219,8 @@ fn the_wave_report_renders_in_chromium_with_the_summary_figures() {
         serde_json::from_str(&std::fs::read_to_string(&summary_file).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (wave, _, page) = wave_report::write(&summary_file, dir.path()).unwrap();
+    // The report a playbook wrote, when given, instead of this one.
+    let page = std::env::var("VMKIT_REPORT_HTML").map_or(page, PathBuf::from);
     if std::env::var("VMKIT_REPORT_SUMMARY").is_err() {
         assert_eq!(
             (wave.vms.len(), wave.failed()),
