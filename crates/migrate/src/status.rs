@@ -221,7 +221,7 @@ impl Board {
             }
             line.push_str(&format!("; VM {}", progress(done, total, rate)));
             if waiting > 0 {
-                line.push_str(&format!(" + {waiting} disk(s) not started"));
+                line.push_str(&format!(" + {waiting} disk(s) to come"));
             }
         }
         line
@@ -236,7 +236,7 @@ fn progress(done: u64, total: u64, rate: f64) -> String {
         done as f64 * 100.0 / total as f64
     };
     let left = total.saturating_sub(done) as f64 / MIB;
-    let eta = if rate > 0.0 {
+    let eta = if rate > 0.0 && done < total {
         format!(", ETA {}", duration(left / rate))
     } else {
         String::new()
@@ -310,7 +310,7 @@ mod tests {
             b.line(),
             "web01: copy: disk 2000 25.0% (512.0 MiB/2.00 GiB, 100.0 MiB/s, ETA 16 s); \
              disk 2001 preparing its volume; disk 2002 waiting; \
-             VM 25.0% (512.0 MiB/2.00 GiB, 100.0 MiB/s, ETA 16 s) + 2 disk(s) not started"
+             VM 25.0% (512.0 MiB/2.00 GiB, 100.0 MiB/s, ETA 16 s) + 2 disk(s) to come"
         );
         b.observe(&json!({"disk": 2001, "phase": "copy", "bytes_done": 0,
             "bytes_total": 1024u64 << 20, "mib_per_s": 0.0}));
@@ -364,6 +364,14 @@ mod tests {
                 {"step": "power_off", "started": "2026-01-01T00:00:00.000Z", "ended": "2026-01-01T00:00:05.000Z"},
                 {"step": "copy", "disk": 2000, "started": "2026-01-01T00:00:06.000Z", "ended": null},
             ])
+        );
+    }
+
+    #[test]
+    fn a_finished_copy_promises_no_eta() {
+        assert_eq!(
+            progress(8 << 20, 8 << 20, 94.0),
+            "100.0% (8.0 MiB/8.0 MiB, 94.0 MiB/s)"
         );
     }
 

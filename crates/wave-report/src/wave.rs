@@ -273,10 +273,11 @@ impl Vm {
             line.push_str(&format!(", downtime {}", seconds(d)));
         }
         line.push_str(&format!(", {} copied", gib(self.bytes_copied)));
-        if !self.flavor.is_empty() {
-            line.push_str(&format!(", flavor {}", self.flavor));
-        }
+        // Without a server the flavor is only the plan's, often an id.
         if !self.server_id.is_empty() {
+            if !self.flavor.is_empty() {
+                line.push_str(&format!(", flavor {}", self.flavor));
+            }
             line.push_str(&format!(
                 ", server {} {}",
                 self.server_id, self.server_status
@@ -341,6 +342,15 @@ mod tests {
              flavor m1.small, server s-1 ACTIVE"
         );
         assert_eq!(wave.vms[1].line(), "db: failed: no flavor");
+    }
+
+    #[test]
+    fn a_copy_without_server_does_not_show_the_plans_flavor_id() {
+        let wave = Wave::parse(
+            r#"[{"vm": "c", "status": "copied", "flavor": "403ae30a-7847-4852-9f07-318f4a536f9c"}]"#,
+        )
+        .unwrap();
+        assert_eq!(wave.vms[0].line(), "c: copied, 0.00 GiB copied");
     }
 
     #[test]
