@@ -40,6 +40,13 @@ impl Module for MigrationReport {
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from(".")),
         };
+        if !summary.is_file() {
+            anyhow::bail!(
+                "argument 'summary': no file {}; the migration playbook writes it as \
+                 <os_migrate_vmw_data_dir>/migration-summary.json",
+                summary.display()
+            );
+        }
         if ctx.check_mode {
             let text = std::fs::read_to_string(&summary).with_context(|| {
                 format!("argument 'summary': cannot read {}", summary.display())
