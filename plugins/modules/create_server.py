@@ -137,6 +137,7 @@ server:
     name: {description: Server name., type: str, returned: always}
     status: {description: Nova status., type: str, returned: always}
     key_name: {description: The key pair Nova recorded., type: str, returned: always}
+    flavor: {description: "The flavor's name (Nova embeds the flavor without its id).", type: str, returned: always}
     availability_zone: {description: Availability zone., type: str, returned: always}
     addresses: {description: "Network name to its addresses (C(addr), C(version), C(mac_addr)).", type: dict, returned: always}
     volumes_attached: {description: Ids of the attached volumes., type: list, returned: always}

@@ -354,9 +354,14 @@ seconds:
   returned: success
   type: float
 progress_file:
-  description: The JSON progress lines.
+  description: "The JSON progress lines; each has C(status), the line to show (step, and while copying each disk's and the VM's percent, rate and ETA)."
   returned: success
   type: str
+timeline:
+  description: "The steps of the run with their start and end (RFC 3339, UTC; C(ended) null for a step still open when the run failed): C(power_off), C(snapshot), C(volume) and C(copy) (per C(disk)), C(snapshot_removal), C(conversion), C(finalize). The wave report draws it and measures the downtime from C(power_off)."
+  returned: always except when the arguments are refused
+  type: list
+  elements: dict
 source_power_restored:
   description: The run failed or was cancelled after it began to power off the running source VM, and powered it on again.
   returned: always except when the arguments are refused

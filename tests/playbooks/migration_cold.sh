@@ -18,6 +18,7 @@ check $vm -e '{"expect_ipv4": ["192.0.2.31", "198.51.100.31"]}' || fail "the mig
 left=$(secrets_left "$work/data" "$work/conv-home" "$work/conv-tmp")
 [ -z "$left" ] || fail "a password was left on the conversion hosts' side: $left"
 server=$(summary_field $vm server_id)
+[[ $(summary_field $vm flavor) =~ ^\"[0-9a-f]{8}- ]] && fail "the summary names the flavor by id: $(summary_field $vm flavor)"
 
 playbook migration "${vars[@]}" || fail "migration.yml again"
 [ "$(summary_field $vm changed)" = false ] || fail "the second run changed $vm"

@@ -19,6 +19,7 @@ pub mod preflight;
 pub mod request;
 pub mod run;
 mod source;
+pub mod status;
 mod transfer;
 mod vddk_check;
 pub mod volume;

@@ -40,6 +40,7 @@ use crate::lock::VmLock;
 use crate::names::{SNAPSHOT_DESCRIPTION, SNAPSHOT_NAME};
 use crate::request::{Phase, Request};
 use crate::source::{SourceContext, source_for};
+use crate::status::{Span, Step as RunStep};
 use crate::transfer::{self, Transfer};
 use crate::volume::{self, Found, Holds};
 
@@ -97,6 +98,8 @@ pub struct Outcome {
     /// What the operator should know about the volumes' names (a name another VM's volume has,
     /// a VM name with nothing left for a volume name, a volume of the original taken over).
     pub notes: Vec<String>,
+    /// Each step's start and end: the wave report's timeline and downtime.
+    pub timeline: Vec<Span>,
 }
 
 /// The files of a run on the conversion host, in `<osmdatadir>/<safe name or vm>-<uuid>/`.
@@ -113,6 +116,8 @@ pub struct RunFiles {
 pub struct Report {
     pub result: Result<Outcome>,
     pub files: Option<RunFiles>,
+    /// The steps a run took before it ended, failed or not.
+    pub timeline: Vec<Span>,
 }
 
 impl Report {
@@ -146,8 +151,13 @@ pub async fn migrate(
     cancel: copy_engine::Cancel,
 ) -> Report {
     let mut files = None;
-    let result = migrate_vm(vs, cloud, request, cancel, &mut files).await;
-    Report { result, files }
+    let mut timeline = Vec::new();
+    let result = migrate_vm(vs, cloud, request, cancel, &mut files, &mut timeline).await;
+    Report {
+        result,
+        files,
+        timeline,
+    }
 }
 
 async fn migrate_vm(
@@ -156,6 +166,7 @@ async fn migrate_vm(
     request: &Request,
     cancel: copy_engine::Cancel,
     files_out: &mut Option<RunFiles>,
+    timeline_out: &mut Vec<Span>,
 ) -> Result<Outcome> {
     let started = Instant::now();
     let vm_ref = find_vm(vs.client, request).await?;
@@ -239,6 +250,7 @@ async fn migrate_vm(
         power_off: None,
         seconds: started.elapsed().as_secs_f64(),
         notes: notes.clone(),
+        timeline: Vec::new(),
     };
     *files_out = Some(files.clone());
     if plan.iter().all(|p| p.mode == DiskMode::Unchanged) {
@@ -264,8 +276,13 @@ async fn migrate_vm(
     let _lock = VmLock::acquire(&files.dir, &vm.name)?;
     let _lease = request.lease.as_ref().map(lease::Lease::hold).transpose()?;
     let journal = Arc::new(
-        Journal::open(&vm.name, &files.progress_file, &files.log_file)
-            .step(|| "cannot open the progress file or log".to_owned())?,
+        Journal::open(
+            &vm.name,
+            &plan.iter().map(|p| p.disk.key).collect::<Vec<_>>(),
+            &files.progress_file,
+            &files.log_file,
+        )
+        .step(|| "cannot open the progress file or log".to_owned())?,
     );
     for note in &notes {
         journal.event("volume_name", note);
@@ -302,7 +319,9 @@ async fn migrate_vm(
         Ok(mut outcome) => {
             outcome.seconds = started.elapsed().as_secs_f64();
             outcome.notes.splice(0..0, notes);
-            journal.record(json!({ "summary": outcome }));
+            outcome.timeline = journal.timeline();
+            *timeline_out = outcome.timeline.clone();
+            journal.done(done_line(&outcome), json!(outcome));
             journal.log(format!("done in {:.1} s", outcome.seconds));
             Ok(outcome)
         }
@@ -329,6 +348,7 @@ async fn migrate_vm(
                     format!("NOT cleaned up, do it by hand: {}", left.join("; ")),
                 );
             }
+            *timeline_out = journal.timeline();
             Err(Error::AfterCleanup {
                 cause: Box::new(e),
                 left,
@@ -336,6 +356,27 @@ async fn migrate_vm(
             })
         }
     }
+}
+
+/// The status line of a finished run; the role goes on with ports and the server after it.
+fn done_line(outcome: &Outcome) -> String {
+    let bytes: u64 = outcome.disks.iter().map(|d| d.bytes_copied).sum();
+    let next = if outcome.converted {
+        "; next: ports and server"
+    } else {
+        ""
+    };
+    format!(
+        "{} done: {} disk(s), {} copied in {}{next}",
+        match outcome.phase {
+            Phase::Cold => "migration",
+            Phase::WarmSync => "sync",
+            Phase::Cutover => "cutover",
+        },
+        outcome.disks.len(),
+        crate::status::size(bytes),
+        crate::status::duration(outcome.seconds),
+    )
 }
 
 async fn cancelled(cleanup: &Cleanup) {
@@ -568,6 +609,18 @@ impl Work<'_> {
                     self.cleanup.leave_source_off();
                 }
             }
+            let _step = self.journal.step(
+                RunStep::PowerOff,
+                None,
+                if vm.power_state == PowerState::PoweredOn {
+                    format!(
+                        "shutting the guest down (hard power-off after {} s)",
+                        self.request.poweroff_timeout.as_secs()
+                    )
+                } else {
+                    "checking that the VM is off".to_owned()
+                },
+            );
             // Before the snapshot: a write after it would be lost.
             let outcome = vsphere::power::ensure_powered_off(
                 client,
@@ -593,6 +646,9 @@ impl Work<'_> {
         }
 
         // One snapshot for every disk: the disks are consistent with each other.
+        let step = self
+            .journal
+            .step(RunStep::Snapshot, None, "taking one snapshot of every disk");
         let snapshot = vsphere::snapshot::create_snapshot(
             client,
             &vm.moref,
@@ -617,6 +673,7 @@ impl Work<'_> {
             .into_iter()
             .map(|d| (d.key, d))
             .collect();
+        drop(step);
 
         let parallelism = self.request.disk_parallelism.max(1);
         let (snapshot_ref, frozen_ref) = (&snapshot, &frozen);
@@ -638,9 +695,15 @@ impl Work<'_> {
             outcomes.push(result?);
         }
 
+        let step = self.journal.step(
+            RunStep::SnapshotRemoval,
+            None,
+            format!("removing snapshot {}", snapshot.value),
+        );
         vsphere::snapshot::remove_snapshot(client, &snapshot, true, |_| {})
             .await
             .step(|| format!("cannot remove snapshot {}", snapshot.value))?;
+        drop(step);
         self.cleanup.done(&snapshot_undo);
         self.journal.event(
             "snapshot_removed",
@@ -679,6 +742,7 @@ impl Work<'_> {
             power_off,
             seconds: 0.0,
             notes,
+            timeline: Vec::new(),
         })
     }
 
@@ -738,6 +802,9 @@ impl Work<'_> {
             let volume = planned.existing.clone().ok_or_else(|| {
                 Error::Refused(format!("disk {key}: an unchanged disk without a volume"))
             })?;
+            self.journal
+                .record(json!({"disk": key, "volume_id": volume.id, "phase": "done",
+                "mode": "unchanged", "bytes_done": 0, "bytes_total": 0, "percent": 100.0}));
             return Ok((outcome, volume));
         }
         let frozen = frozen.ok_or_else(|| {
@@ -747,6 +814,14 @@ impl Work<'_> {
             ))
         })?;
         let capacity = frozen.capacity_bytes.max(0) as u64;
+        let volume_step = self.journal.step(
+            RunStep::Volume,
+            Some(key),
+            match &planned.existing {
+                Some(v) => format!("attaching volume {}", v.id),
+                None => format!("creating volume {}", planned.name),
+            },
+        );
         let (volume, fresh) = match &planned.existing {
             Some(v) => (v.clone(), false),
             None => {
@@ -806,6 +881,7 @@ impl Work<'_> {
             )
             .await?;
             outcome.change_id = new_change_id;
+            drop(volume_step);
             self.journal
                 .record(json!({"disk": key, "volume_id": volume.id, "phase": "done",
                 "mode": "delta", "bytes_done": 0, "bytes_total": 0, "percent": 100.0}));
@@ -853,10 +929,12 @@ impl Work<'_> {
             nbdkit_verbose: self.request.nbdkit_verbose,
             nbd_timeout: self.request.nbd_timeout,
         };
-        self.journal.event(
-            "copy_start",
+        drop(volume_step);
+        let copy_step = self.journal.step(
+            RunStep::Copy,
+            Some(key),
             format!(
-                "disk {key}: {} copy into volume {} through {}",
+                "{} copy into volume {} through {}",
                 if mode == DiskMode::Delta {
                     "delta"
                 } else {
@@ -882,6 +960,7 @@ impl Work<'_> {
         )
         .await?;
         self.cleanup.done(&undo);
+        drop(copy_step);
 
         let pairs = [
             (volume::COPY_STATE, volume::COMPLETE.to_owned()),
@@ -1005,8 +1084,11 @@ impl Work<'_> {
                 bus,
             })
             .collect();
-        self.journal
-            .event("conversion", format!("running {}", conversion::PROGRAM));
+        let _step = self.journal.step(
+            RunStep::Conversion,
+            None,
+            format!("running {}", conversion::PROGRAM),
+        );
         let linux = vm_export::convert::vmkit_info(self.vm).guest.family == "linux";
         // The addresses VMware Tools reported when the run began (the VM may be off by now).
         let network_script = guest_network::script(&guest_network::nics_of(self.vm));
@@ -1057,6 +1139,9 @@ impl Work<'_> {
         outcomes: &[(DiskOutcome, Volume)],
         conversion_ran: bool,
     ) -> Result<()> {
+        let _step = self
+            .journal
+            .step(RunStep::Finalize, None, "marking the volumes final");
         for (disk, volume) in outcomes
             .iter()
             .filter(|(d, _)| d.mode != DiskMode::Unchanged)

@@ -530,6 +530,67 @@ fn cold_migration_over_https_is_bit_exact_for_every_kind_of_disk_and_a_rerun_cha
         progress.lines().last().unwrap().contains("\"summary\""),
         "{progress}"
     );
+    // Each line has the status to show: the steps before the copy, the copy, the outcome once.
+    let statuses: Vec<String> = progress
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            line["status"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert!(
+        statuses.iter().all(|s| s.starts_with(&format!("{vm}: "))),
+        "{statuses:#?}"
+    );
+    for shown in [
+        ": power-off: shutting the guest down",
+        ": snapshot: ",
+        ": copy: disk ",
+    ] {
+        assert!(
+            statuses.iter().any(|s| s.contains(shown)),
+            "no {shown:?} in {statuses:#?}"
+        );
+    }
+    let last = statuses.last().unwrap();
+    assert!(
+        last.contains(": migration done: 4 disk(s), ")
+            && last.ends_with("; next: ports and server"),
+        "{last}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| s.contains(" done: ")).count(),
+        1,
+        "{statuses:#?}"
+    );
+    // The timeline: power-off, snapshot, a volume and a copy step per disk, each ended, in order.
+    let timeline = check["timeline"].as_array().unwrap();
+    let steps: Vec<&str> = timeline
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(&steps[..2], ["power_off", "snapshot"], "{timeline:#?}");
+    for step in ["volume", "copy"] {
+        assert_eq!(
+            steps.iter().filter(|s| **s == step).count(),
+            4,
+            "{timeline:#?}"
+        );
+    }
+    assert!(
+        steps.contains(&"snapshot_removal") && steps.contains(&"finalize"),
+        "{steps:?}"
+    );
+    assert!(
+        timeline.iter().all(|s| s["ended"]
+            .as_str()
+            .is_some_and(|e| e >= s["started"].as_str().unwrap())),
+        "{timeline:#?}"
+    );
+    assert!(
+        timeline[0]["ended"].as_str() <= timeline[1]["started"].as_str(),
+        "{timeline:#?}"
+    );
 
     let again = migrate_ok(&bed, &bed.args(&vm, json!({})));
     assert_eq!(again["changed"], json!(false), "{again:#}");

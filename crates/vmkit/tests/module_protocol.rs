@@ -155,3 +155,57 @@ fn vmkit_cli_lists_and_runs_modules() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("conversion_host_info"));
 }
+
+/// migration_report on the 3-VM fixture wave: both reports beside the summary, an archive with
+/// the log it finds, one line per VM, the figures; a missing summary is named.
+#[test]
+fn migration_report_writes_archives_and_names_a_missing_summary() {
+    let data = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/wave-report/migration-summary.json");
+    let log = data.path().join("web01.log");
+    std::fs::write(&log, "migrate log\n").unwrap();
+    let mut wave: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    wave[0]["log"] = json!(log);
+    let summary = data.path().join("migration-summary.json");
+    std::fs::write(&summary, wave.to_string()).unwrap();
+    let archive = data.path().join("reports");
+    let (_, result) = run_module(
+        "migration_report",
+        &json!({"summary": summary, "archive_dir": archive}),
+        &[],
+    );
+    assert_eq!(result["failed"], json!(false), "{result:#}");
+    for file in ["migration-report.md", "migration-report.html"] {
+        assert!(data.path().join(file).is_file(), "no {file}");
+    }
+    let lines = result["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[0]
+            .as_str()
+            .unwrap()
+            .contains("downtime 65.2 s, 4.50 GiB copied, flavor m1.medium")
+    );
+    assert_eq!(result["figures"]["failed"], json!(1));
+    let dir = PathBuf::from(result["archive"].as_str().unwrap());
+    assert!(dir.starts_with(&archive) && dir.join("migration-report.html").is_file());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("logs/web01.log")).unwrap(),
+        "migrate log\n"
+    );
+
+    let (_, missing) = run_module(
+        "migration_report",
+        &json!({"summary": data.path().join("none.json")}),
+        &[],
+    );
+    assert_eq!(missing["failed"], json!(true));
+    assert!(
+        missing["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("argument 'summary': no file "),
+        "{missing:#}"
+    );
+}

@@ -6,6 +6,7 @@ mod host_info;
 mod inventory;
 mod migrate;
 mod modules;
+mod report;
 mod validate;
 
 use std::ffi::OsString;
@@ -44,6 +45,8 @@ enum Command {
     Modules,
     /// Run an Ansible module by name on a JSON arguments file, as Ansible would.
     Module(modules::RunArgs),
+    /// Write the wave report (markdown and self-contained HTML) from migration-summary.json; exit 3 when a VM failed.
+    Report(report::Args),
     /// Pre-migration checks of VMs in vSphere and, with --dst-cloud, of the plan in OpenStack (the validate module).
     Validate(Box<validate::Args>),
 }
@@ -65,6 +68,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Command::Migrate(args) => migrate::run(args),
         Command::Modules => modules::list(),
         Command::Module(args) => modules::run(args),
+        Command::Report(args) => report::run(args),
         Command::Validate(args) => validate::run(*args),
     };
     match result {

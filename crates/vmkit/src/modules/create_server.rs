@@ -128,6 +128,8 @@ fn summary(server: &openstack::nova::servers::Server) -> Value {
         "name": server.name,
         "status": server.status,
         "key_name": server.key_name,
+        // By name: what operators and the wave report know a flavor by (Nova 2.47+ embeds it).
+        "flavor": server.flavor.as_ref().and_then(|f| f.original_name.clone()),
         "availability_zone": server.availability_zone,
         "addresses": server.addresses.iter().map(|(network, addresses)| {
             (network.clone(), addresses.iter().map(|a| json!({

@@ -227,6 +227,7 @@ impl Module for Migrate {
         })??;
         let source_power_restored = report.source_power_restored();
         let files = report.files;
+        let timeline = json!(report.timeline);
         let outcome = match report.result {
             Ok(outcome) => outcome,
             // The role fetches the log named here and shows its end. A run refused before it
@@ -241,7 +242,8 @@ impl Module for Migrate {
                     ),
                     None => format!("migrating VM {:?} failed: {e:#}", args.vmname),
                 })
-                .with("source_power_restored", json!(source_power_restored));
+                .with("source_power_restored", json!(source_power_restored))
+                .with("timeline", timeline);
                 if let Some(log) = log {
                     response = response.with("log_file", json!(log));
                 }
@@ -289,6 +291,7 @@ impl Module for Migrate {
             .with("power_off", json!(outcome.power_off))
             .with("source_power_restored", json!(false))
             .with("seconds", json!(outcome.seconds))
+            .with("timeline", timeline)
             .with(
                 "progress_file",
                 json!(files.as_ref().map(|f| &f.progress_file)),

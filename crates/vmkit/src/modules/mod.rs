@@ -15,6 +15,7 @@ mod flavor_info;
 mod import_flavor;
 pub(crate) mod migrate;
 mod resolve_cloud;
+mod migration_report;
 pub(crate) mod validate;
 mod vm_power;
 mod volume_info;
@@ -54,6 +55,7 @@ pub static MODULES: &[ModuleEntry] = &[
     entry::<import_flavor::ImportFlavor>(),
     entry::<migrate::Migrate>(),
     entry::<resolve_cloud::ResolveCloud>(),
+    entry::<migration_report::MigrationReport>(),
     entry::<validate::Validate>(),
     entry::<volume_info::VolumeInfo>(),
     entry::<volume_metadata_info::VolumeMetadataInfo>(),
