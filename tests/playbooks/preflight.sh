@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The pre-flight in the playbooks: a typo in a network_map target stops migration.yml at
 # validation, before the VM is touched (still on, no volume, no port), naming network_map; and
-# validate.yml honours cbt_sync and the AAP survey's migration_type (warm prerequisites).
+# validate.yml honours cbt_sync and the AAP survey's migration_type (warm prerequisites); the
+# action groups' module_defaults reach their own modules only.
 source "$(dirname "$0")/e2e/lib.sh"
 vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 cbt_off=$(make_vm bad-cbt-off on) || fail "could not create the CBT-off VM in the simulator"
@@ -23,4 +24,6 @@ playbook validate -e "{\"vms_list\": [\"$cbt_off\"], \"migration_type\": \"warm\
   fail "validate.yml, warm (migration_type), passed a VM without CBT"
 grep -q "vmware.changed_block_tracking.disabled" "$work/warm.log" && grep -q "enable_cbt" "$work/warm.log" ||
   fail "no critical CBT finding naming enable_cbt"
+ansible-playbook -i localhost, -e @"$e2e/testbed_vars.yml" -e vm="$vm" "$e2e/action_groups.yml" >"$work/groups.log" 2>&1 ||
+  fail "module_defaults by action group (see $work/groups.log)"
 echo "preflight: ok"
