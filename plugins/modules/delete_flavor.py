@@ -16,31 +16,16 @@ description:
   - In check mode, reports whether it would delete.
 author:
   - os-migrate contributors (@os-migrate)
+extends_documentation_fragment:
+  - os_migrate.vmware_migration_kit.openstack
+  - os_migrate.vmware_migration_kit.openstack.wait
 options:
-  cloud:
-    description:
-      - The destination cloud, either the name of a cloud in C(clouds.yaml) (standard search
-        path, or C(OS_CLIENT_CONFIG_FILE)) or a dict in the shape of a C(clouds.yaml) entry
-        (C(auth), C(region_name), C(interface), C(verify)/C(openstack_insecure), C(cacert)).
-      - When omitted, C(OS_CLOUD) or the C(OS_*) environment variables name the cloud.
-    type: raw
-    required: false
   name:
     description:
       - The flavor's id or name.
     type: str
     required: true
     aliases: [id]
-  wait:
-    description:
-      - Wait until the deletion is done (immediate for this kind).
-    type: bool
-    default: true
-  timeout:
-    description:
-      - How many seconds to wait, with I(wait).
-    type: int
-    default: 300
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

@@ -13,15 +13,9 @@ description:
   - Changes nothing; runs the same in check mode.
 author:
   - os-migrate contributors (@os-migrate)
+extends_documentation_fragment:
+  - os_migrate.vmware_migration_kit.openstack
 options:
-  cloud:
-    description:
-      - The destination cloud, either the name of a cloud in C(clouds.yaml) (standard search
-        path, or C(OS_CLIENT_CONFIG_FILE)) or a dict in the shape of a C(clouds.yaml) entry
-        (C(auth), C(region_name), C(interface), C(verify)/C(openstack_insecure), C(cacert)).
-      - When omitted, C(OS_CLOUD) or the C(OS_*) environment variables name the cloud.
-    type: raw
-    required: false
   flavor_name:
     description:
       - The flavor's name or id.

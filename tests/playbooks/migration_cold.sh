@@ -6,7 +6,13 @@
 # vCenter login and the cloud only as AAP's built-in credentials give them (the controller's
 # VMWARE_* and OS_CLIENT_CONFIG_FILE), the conversion hosts neither, and no file on their side
 # holds a password afterwards; the re-run has them as variables.
+# Runs on the oldest ansible-core.
 source "$(dirname "$0")/e2e/lib.sh"
+# On the oldest supported ansible-core (tests/ansible-cores.txt; the other playbook tests run the
+# newest): what AAP 2.4's execution environments ship.
+oldest=$(grep -v '^#' "$e2e/../../ansible-cores.txt" | head -n1)
+export PATH="$HOME/.cache/vmkit/ansible-${oldest%.*}/bin:$PATH"
+[[ "$(ansible --version)" == *"core $oldest"* ]] || fail "no ansible-core $oldest: run scripts/install-deps"
 vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 trap 'cleanup_vms $vm; cleanup_networks; rm -rf "$work"' EXIT
 make_networks || fail "could not create the test networks"

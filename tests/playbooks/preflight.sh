@@ -2,7 +2,8 @@
 # The pre-flight in the playbooks: a typo in a network_map target stops migration.yml at
 # validation, before the VM is touched (still on, no volume, no port), naming network_map; and
 # validate.yml honours cbt_sync and the AAP survey's migration_type (warm prerequisites) and
-# checks each conversion host for what the transport and the conversion need.
+# checks each conversion host for what the transport and the conversion need; the
+# action groups' module_defaults reach their own modules only.
 source "$(dirname "$0")/e2e/lib.sh"
 vm=$(make_vm lab-multi-nic on) || fail "could not create the VM in the simulator"
 cbt_off=$(make_vm bad-cbt-off on) || fail "could not create the CBT-off VM in the simulator"
@@ -33,4 +34,6 @@ for host in conv-a conv-b; do
 done
 grep -q "transport vddk: " "$work/unready.log" || fail "the VDDK problem was not named"
 grep -q "virt-v2v-in-place is not installed" "$work/unready.log" || fail "the missing virt-v2v-in-place was not named"
+ansible-playbook -i localhost, -e @"$e2e/testbed_vars.yml" -e vm="$vm" "$e2e/action_groups.yml" >"$work/groups.log" 2>&1 ||
+  fail "module_defaults by action group (see $work/groups.log)"
 echo "preflight: ok"

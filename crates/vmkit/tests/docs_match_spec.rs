@@ -35,12 +35,17 @@ fn merge_fragments(module: &str, docs: &mut Value) {
         let name = full
             .strip_prefix("os_migrate.vmware_migration_kit.")
             .unwrap_or_else(|| panic!("{module}: doc fragment {full} is not this collection's"));
+        // `file.attr` names the fragment file's ATTR block, as ansible-doc reads it.
+        let (name, block) = match name.split_once('.') {
+            Some((file, attr)) => (file, attr.to_uppercase()),
+            None => (name, "DOCUMENTATION".to_string()),
+        };
         let path = modules_dir().join(format!("../doc_fragments/{name}.py"));
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{module}: doc fragment {}: {e}", path.display()));
-        let fragment: Value = serde_norway::from_str(&python_block(&path, &text, "DOCUMENTATION"))
-            .unwrap_or_else(|e| panic!("{}: DOCUMENTATION is not YAML: {e}", path.display()));
-        descriptions_are_text(name, "DOCUMENTATION", &fragment);
+        let fragment: Value = serde_norway::from_str(&python_block(&path, &text, &block))
+            .unwrap_or_else(|e| panic!("{}: {block} is not YAML: {e}", path.display()));
+        descriptions_are_text(name, &block, &fragment);
         let Some(Value::Object(options)) = fragment.get("options").cloned() else {
             panic!("{}: a fragment without options", path.display());
         };
