@@ -358,7 +358,11 @@ progress_file:
   returned: success
   type: str
 timeline:
-  description: "The steps of the run with their start and end (RFC 3339, UTC; C(ended) null for a step still open when the run failed): C(power_off), C(snapshot), C(volume) and C(copy) (per C(disk)), C(snapshot_removal), C(conversion), C(finalize). The wave report draws it and measures the downtime from C(power_off)."
+  description: >-
+    The steps of the run with their start and end (RFC 3339, UTC; C(ended) null for a step still
+    open when the run failed): C(power_off), C(snapshot), C(volume) and C(copy) (per C(disk)),
+    C(snapshot_removal), C(conversion), C(finalize). The wave report draws it and measures the
+    downtime from C(power_off).
   returned: always except when the arguments are refused
   type: list
   elements: dict

@@ -72,7 +72,9 @@ lines:
   type: list
   elements: str
 figures:
-  description: "The wave's figures: C(vms), C(succeeded), C(failed), C(gib_copied), C(longest_downtime_s) and C(per_vm) (C(status), C(downtime_s), C(gib_copied))."
+  description: >-
+    The wave's figures: C(vms), C(succeeded), C(failed), C(gib_copied), C(longest_downtime_s) and
+    C(per_vm) (C(status), C(downtime_s), C(gib_copied)).
   returned: success
   type: dict
 markdown:
