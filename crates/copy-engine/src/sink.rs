@@ -1,5 +1,6 @@
 //! Where bytes go: a regular file, a block device or an NBD export.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt};
@@ -121,6 +122,7 @@ impl Sink for FileSink {
             zero_method: Arc::clone(&self.zero_method),
             zeroes: Vec::new(),
             unkicked: None,
+            in_writeback: VecDeque::new(),
         }))
     }
     fn flush(&self) -> Result<(), Failure> {
@@ -135,10 +137,19 @@ struct FileWriter {
     zeroes: Vec<u8>,
     /// Written span (offset, length) whose writeback has not been started yet.
     unkicked: Option<(u64, u64)>,
+    /// Spans whose writeback was started, oldest first, still in the page cache.
+    in_writeback: VecDeque<(u64, u64)>,
 }
 
 /// Dirty bytes a writer collects before asking the kernel to start writing them back.
 const WRITE_BEHIND: u64 = 8 << 20;
+
+/// Spans of `WRITE_BEHIND` bytes a writer leaves in writeback before it waits for the oldest
+/// and drops it from the page cache. The copy never reads what it wrote, and a page cache
+/// that grows by the whole disk costs more than the disk: measured on this machine kind (a
+/// VM), the kernel's copy into never-used page-cache pages took 5.4 of 7.9 system CPU seconds
+/// of a 4 GiB copy, against 0.4 s for nbdcopy, which evicts its writes the same way.
+const WRITEBACK_WINDOWS: usize = 4;
 
 impl Drop for FileWriter {
     fn drop(&mut self) {
@@ -175,17 +186,50 @@ impl FileWriter {
         }
     }
 
+    /// Waits for the span's writeback and drops its pages from the page cache.
+    fn evict(&self, offset: u64, length: u64) {
+        // SAFETY: sync_file_range and posix_fadvise on an fd we own, with plain integer
+        // arguments. A failure only leaves the pages cached: the final fsync still makes
+        // everything durable.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                offset as libc::off64_t,
+                length as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                    | libc::SYNC_FILE_RANGE_WRITE
+                    | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+            );
+            libc::posix_fadvise(
+                self.file.as_raw_fd(),
+                offset as libc::off_t,
+                length as libc::off_t,
+                libc::POSIX_FADV_DONTNEED,
+            );
+        }
+    }
+
+    fn kick(&mut self, offset: u64, length: u64) {
+        self.start_writeback(offset, length);
+        self.in_writeback.push_back((offset, length));
+        if self.in_writeback.len() > WRITEBACK_WINDOWS {
+            if let Some((oldest, len)) = self.in_writeback.pop_front() {
+                self.evict(oldest, len);
+            }
+        }
+    }
+
     fn written(&mut self, offset: u64, length: u64) {
         let span = match self.unkicked {
             Some((start, len)) if start + len == offset => (start, len + length),
             Some((start, len)) => {
-                self.start_writeback(start, len);
+                self.kick(start, len);
                 (offset, length)
             }
             None => (offset, length),
         };
         if span.1 >= WRITE_BEHIND {
-            self.start_writeback(span.0, span.1);
+            self.kick(span.0, span.1);
             self.unkicked = None;
         } else {
             self.unkicked = Some(span);

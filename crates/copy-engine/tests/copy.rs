@@ -658,3 +658,48 @@ fn cancel_ends_a_copy_blocked_on_a_stalled_source_at_once() {
         "{err}"
     );
 }
+
+/// Pages of `path` in the page cache, from mincore(2) over a mapping of the file.
+fn cached_bytes(path: &Path) -> u64 {
+    use std::os::unix::io::AsRawFd;
+    let file = std::fs::File::open(path).unwrap();
+    let len = file.metadata().unwrap().len() as usize;
+    let page = 4096;
+    // SAFETY: a read-only private mapping of a file we hold open, unmapped below; mincore
+    // fills one byte per page of it into a vector of that many bytes.
+    unsafe {
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED);
+        let mut resident = vec![0u8; len.div_ceil(page)];
+        assert_eq!(libc::mincore(map, len, resident.as_mut_ptr()), 0);
+        libc::munmap(map, len);
+        resident.iter().filter(|b| **b & 1 == 1).count() as u64 * page as u64
+    }
+}
+
+#[test]
+fn written_data_leaves_the_page_cache_as_the_copy_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 512 * MIB;
+    let server = Nbdkit::new("pattern")
+        .arg(format!("size={size}"))
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let (result, _) = copy_to_file(&server.uri(), &dst, &CopyOptions::default());
+    result.unwrap();
+    // Each of the 4 writers keeps at most its last few write-behind windows cached.
+    let cached = cached_bytes(&dst);
+    assert!(
+        cached <= 192 * MIB,
+        "{} MiB of the 512 MiB written are still in the page cache",
+        cached / MIB
+    );
+}
