@@ -152,6 +152,9 @@ pub struct ServerOptions {
     pub ready_timeout: Duration,
     /// nbdkit `-v`: plugin and filter debug messages in the log.
     pub verbose: bool,
+    /// Asked while waiting for nbdkit to serve: true stops the wait and the server at once.
+    /// The vddk plugin may take most of `ready_timeout` to log in, and a cancel must not.
+    pub stop: StopWhen,
 }
 
 impl Default for ServerOptions {
@@ -161,7 +164,32 @@ impl Default for ServerOptions {
             log_file: None,
             ready_timeout: Duration::from_secs(60),
             verbose: false,
+            stop: StopWhen::never(),
         }
+    }
+}
+
+/// A question asked while waiting: "should the wait end now?" (e.g. a cancel's flag).
+#[derive(Clone)]
+pub struct StopWhen(std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl StopWhen {
+    pub fn new(stop: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(stop))
+    }
+
+    pub fn never() -> Self {
+        Self::new(|| false)
+    }
+
+    pub fn now(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for StopWhen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopWhen(..)")
     }
 }
 
@@ -184,6 +212,8 @@ pub enum NbdkitError {
     },
     #[error("nbdkit did not accept connections within {0:?}; see its log {1}")]
     NotReady(Duration, PathBuf),
+    #[error("stopped while nbdkit was starting (cancelled)")]
+    Stopped,
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -293,13 +323,13 @@ impl NbdkitServer {
             secret_files,
             _private_dir: private_dir,
         };
-        server.wait_ready(options.ready_timeout)?;
+        server.wait_ready(options.ready_timeout, &options.stop)?;
         // nbdkit read its `+FILE` parameters before listening: the secrets need not stay on disk.
         server.remove_secret_files();
         Ok(server)
     }
 
-    fn wait_ready(&mut self, timeout: Duration) -> Result<(), NbdkitError> {
+    fn wait_ready(&mut self, timeout: Duration, stop: &StopWhen) -> Result<(), NbdkitError> {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -316,6 +346,10 @@ impl NbdkitServer {
             }
             if start.elapsed() >= timeout {
                 return Err(NbdkitError::NotReady(timeout, self.log.clone()));
+            }
+            // Dropping the server (the caller's `?`) stops nbdkit and removes its files.
+            if stop.now() {
+                return Err(NbdkitError::Stopped);
             }
             std::thread::sleep(Duration::from_millis(20));
         }

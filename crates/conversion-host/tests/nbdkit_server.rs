@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use conversion_host::nbdkit::{
-    CurlTls, HttpsSource, NbdkitError, NbdkitServer, SecretValue, ServerOptions, Source, VddkSource,
+    CurlTls, HttpsSource, NbdkitError, NbdkitServer, SecretValue, ServerOptions, Source, StopWhen,
+    VddkSource,
 };
 
 fn nbdinfo_size(uri: &str) -> u64 {
@@ -214,4 +215,51 @@ fn a_pinned_certificate_is_the_only_one_curl_accepts() {
     let log = std::fs::read_to_string(server.log()).unwrap();
     assert!(log.contains("certificate verification failed"), "{log}");
     assert!(!log.contains("S3NTINEL"), "{log}");
+}
+
+#[test]
+fn a_stop_ends_the_wait_for_a_server_that_never_serves() {
+    // An nbdkit that never listens, as the vddk plugin does while it logs in to a slow vCenter.
+    let dir = tempfile::tempdir().unwrap();
+    let never_ready = dir.path().join("nbdkit");
+    let pid_file = dir.path().join("pid");
+    std::fs::write(
+        &never_ready,
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 600\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &never_ready,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = NbdkitServer::start(
+        &Source::File {
+            path: dir.path().join("disk.img"),
+        },
+        &ServerOptions {
+            nbdkit: never_ready,
+            ready_timeout: std::time::Duration::from_secs(30),
+            stop: StopWhen::new(move || started.elapsed() > std::time::Duration::from_millis(300)),
+            ..ServerOptions::default()
+        },
+    )
+    .expect_err("stopped");
+    assert!(matches!(err, NbdkitError::Stopped), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "stopped after {:?}",
+        started.elapsed()
+    );
+    // The stand-in was killed with the server, not left sleeping.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(
+        !Path::new("/proc").join(pid.trim()).exists(),
+        "the never-ready nbdkit ({}) still runs",
+        pid.trim()
+    );
 }

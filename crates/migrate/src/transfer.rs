@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conversion_host::nbdkit::{NbdkitServer, ServerOptions, Source};
+use conversion_host::nbdkit::{NbdkitServer, ServerOptions, Source, StopWhen};
 use copy_engine::{Area, ConnectOptions, CopyOptions, CopyReport, Event, FileSink, NbdSource};
 use serde_json::json;
 
@@ -32,17 +32,21 @@ pub struct Transfer {
 pub fn run(transfer: Transfer, cleanup: Arc<Cleanup>, journal: Arc<Journal>) -> Result<CopyReport> {
     let _in_flight = cleanup.copy_started();
     let key = transfer.disk_key;
+    let cancel = cleanup.cancel_handle();
     let server = NbdkitServer::start(
         &transfer.source,
         &ServerOptions {
             log_file: Some(transfer.nbdkit_log.clone()),
             verbose: transfer.nbdkit_verbose,
+            stop: {
+                let cancel = cancel.clone();
+                StopWhen::new(move || cancel.is_cancelled())
+            },
             ..ServerOptions::default()
         },
     )
     .step(|| format!("disk {key}: cannot serve the source disk with nbdkit"))?;
     let uri = server.uri();
-    let cancel = cleanup.cancel_handle();
     let connect = cancel.connect_options(&ConnectOptions::with_timeout(transfer.nbd_timeout));
     let source: NbdSource = copy_engine::open_source_with(&uri, &connect)
         .step(|| format!("disk {key}: cannot read the source through nbdkit"))?;
