@@ -41,7 +41,7 @@ print("%d vCPUs/%d MiB RAM/%d GiB disk" % (v["cpu"]["sockets"] * v["cpu"]["cores
       -(-sum(d["size_bytes"] for d in v["disks"]) // 2**30)))' "$work/vms/$vm.json")
 grep -q "would create flavor osm-vmware-$vm: $flavor" "$work/check.log" || fail "the flavor it would make ($flavor) was not said"
 plan=$(grep -o "$vm: planned (cold) on [^\"]*" "$work/check.log" | head -n1)
-for part in "would be shut down" "disks disk-15000-0 16.0 MiB -> $vm-16000 (new volume) full," "disk-200-0 8.0 MiB -> $vm-3000 (new volume) full;" "flavor osm-vmware-$vm (would be created)" \
+for part in "would be shut down" "disks disk-15000-0 16.0 MiB -> $vm-16000 (new volume) full," "disk-200-0 8.0 MiB -> $vm-3000 (new volume) full;" "flavor osm-vmware-$vm (made for this VM, see above)" \
   "ports $vm-NIC-0-VLAN-$VMKIT_TEST_NETWORK " "$vm-NIC-1-VLAN-$VMKIT_TEST_NETWORK2 " "server $vm"; do
   [[ "$plan" == *"$part"* ]] || fail "the plan lacks \"$part\": $plan"
 done
