@@ -10,7 +10,7 @@ short_description: Choose the smallest existing flavor that fits a VM
 version_added: "3.0.0"
 description:
   - Reads the VM's vCPUs and memory from guest_info.json and its disks from disk_info.json (as
-    export_metadata wrote them) and chooses, among the flavors the project sees, the smallest
+    export_metadata wrote them, or their content given inline) and chooses, among the flavors the project sees, the smallest
     one with at least the VM's vCPUs and RAM.
   - With I(boot_from_volume) (the default; migrated servers boot from their first disk's volume) the
     flavor's disk size is not compared. Otherwise the flavor's disk must hold all of the VM's
@@ -27,13 +27,22 @@ options:
   guest_info_path:
     description:
       - Path of the VM's guest_info.json.
+      - Exactly one of O(guest_info_path) and O(guest_info) is needed.
     type: path
-    required: true
   disk_info_path:
     description:
       - Path of the VM's disk_info.json.
+      - Exactly one of O(disk_info_path) and O(disk_info) is needed.
     type: path
-    required: true
+  guest_info:
+    description:
+      - What the VM's guest_info.json holds, given inline, e.g. the C(metadata) that
+        export_metadata returns in check mode, when it writes no file.
+    type: dict
+  disk_info:
+    description:
+      - What the VM's disk_info.json holds, given inline.
+    type: dict
   boot_from_volume:
     description:
       - The server boots from a volume, so the flavor's root disk size is not compared.
@@ -55,6 +64,12 @@ EXAMPLES = r'''
     guest_info_path: /opt/os-migrate/web01/guest_info.json
     disk_info_path: /opt/os-migrate/web01/disk_info.json
   register: flavor_match
+
+- name: Choose a flavor in check mode, from what export_metadata would write
+  os_migrate.vmware_migration_kit.best_match_flavor:
+    cloud: dst
+    guest_info: "{{ export.vms.web01.metadata['guest_info.json'] }}"
+    disk_info: "{{ export.vms.web01.metadata['disk_info.json'] }}"
 '''
 
 RETURN = r'''

@@ -30,8 +30,14 @@ options:
   os_migrate_nics_file_path:
     description:
       - Path of nics.json (with I(used_mapped_networks)) or macs.json.
+      - Exactly one of O(os_migrate_nics_file_path) and O(nics) is needed.
     type: path
-    required: true
+  nics:
+    description:
+      - What nics.json or macs.json holds, given inline, e.g. the C(metadata) that
+        export_metadata returns in check mode, when it writes no file.
+    type: list
+    elements: dict
   vm_name:
     description:
       - The VM's name, for the port names.

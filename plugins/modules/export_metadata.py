@@ -20,7 +20,8 @@ description:
   - A VM that cannot be found or exported does not stop the others; the module then fails at
     the end, naming every VM that failed, and still returns the results of the others.
   - Files are rewritten only when their content changes, so a second run reports no change.
-    In check mode nothing is written and C(changed) tells whether files would change.
+    In check mode nothing is written, C(changed) tells whether files would change, and each
+    VM's C(metadata) holds what its files would hold.
   - "Needs no Python library: no pyvmomi, no vmware.vmware collection."
 author:
   - os-migrate contributors (@os-migrate)
@@ -120,6 +121,13 @@ vms:
       description: File name to C(created), C(updated) or C(unchanged).
       type: dict
       returned: always
+    metadata:
+      description:
+        - File name (C(guest_info.json), C(disk_info.json), C(network_info.json), and
+          C(nics.json) or C(macs.json)) to the JSON the file would hold.
+        - Only in check mode, where nothing is written, so that the next steps can plan from it.
+      type: dict
+      returned: in check mode
 failed_vms:
   description: VM name to the reason it could not be exported.
   returned: always

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use migration_data::network::unmapped_nics;
+use migration_data::network::{PortNic, UnmappedNic, unmapped_nics};
 use migration_data::{NetworkMap, VmDataDir, Written};
 use tracing::debug;
 use vsphere::{Client, Error, FaultKind, MoRef, VirtualMachine};
@@ -55,6 +55,9 @@ pub struct VmExport {
     pub path: PathBuf,
     /// File name → `created`, `updated` or `unchanged`.
     pub files: Vec<(&'static str, Written)>,
+    /// Check mode only: file name → the JSON it would hold, since nothing is written that a
+    /// later step (the flavor choice, the plan) could read.
+    pub contents: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl VmExport {
@@ -75,6 +78,11 @@ pub fn export_vm(
         Some(map) => Some(map.port_nics(&info)?),
         None => None,
     };
+    let disks = disk_info(vm);
+    let nics = match ports {
+        Some(ports) => Nics::Ports(ports),
+        None => Nics::Unmapped(unmapped_nics(&info.interfaces, &options.subnet_uuid)),
+    };
     let mut files = vec![
         (
             migration_data::data_dir::GUEST_INFO,
@@ -82,32 +90,70 @@ pub fn export_vm(
         ),
         (
             migration_data::data_dir::DISK_INFO,
-            dir.write_disk_info(&disk_info(vm), check)?,
+            dir.write_disk_info(&disks, check)?,
         ),
         (
             migration_data::data_dir::NETWORK_INFO,
             dir.write_network_info(&info.interfaces, check)?,
         ),
     ];
-    match ports {
-        Some(ports) => files.push((
+    files.push(match &nics {
+        Nics::Ports(ports) => (
             migration_data::data_dir::NICS,
-            dir.write_port_nics(&ports, check)?,
-        )),
-        None => files.push((
+            dir.write_port_nics(ports, check)?,
+        ),
+        Nics::Unmapped(nics) => (
             migration_data::data_dir::MACS,
-            dir.write_unmapped_nics(
-                &unmapped_nics(&info.interfaces, &options.subnet_uuid),
-                check,
-            )?,
-        )),
-    }
+            dir.write_unmapped_nics(nics, check)?,
+        ),
+    });
+    let contents = if check {
+        vec![
+            (
+                migration_data::data_dir::GUEST_INFO,
+                encoded(serde_json::to_value(&info))?,
+            ),
+            (
+                migration_data::data_dir::DISK_INFO,
+                encoded(serde_json::to_value(&disks))?,
+            ),
+            (
+                migration_data::data_dir::NETWORK_INFO,
+                encoded(serde_json::to_value(&info.interfaces))?,
+            ),
+            match &nics {
+                Nics::Ports(ports) => (
+                    migration_data::data_dir::NICS,
+                    encoded(serde_json::to_value(ports))?,
+                ),
+                Nics::Unmapped(nics) => (
+                    migration_data::data_dir::MACS,
+                    encoded(serde_json::to_value(nics))?,
+                ),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
     Ok(VmExport {
         name: vm.name.clone(),
         moref: vm.moref.value.clone(),
         path: dir.path().to_owned(),
         files,
+        contents,
     })
+}
+
+/// The VM's NICs, for `nics.json` (through the network map) or `macs.json`.
+enum Nics {
+    Ports(Vec<PortNic>),
+    Unmapped(Vec<UnmappedNic>),
+}
+
+fn encoded(
+    value: Result<serde_json::Value, serde_json::Error>,
+) -> Result<serde_json::Value, migration_data::Error> {
+    value.map_err(|e| migration_data::Error::Invalid(format!("cannot encode the metadata: {e}")))
 }
 
 /// One requested VM's outcome.

@@ -1261,3 +1261,78 @@ fn a_cloud_resolved_on_the_controller_works_on_a_host_without_clouds_yaml() {
     );
     drop(bed);
 }
+
+/// Check mode writes no data file: best_match_flavor and create_network_port take the content
+/// export_metadata returns instead, with the same result as from the file; a path and content
+/// both, or neither, is an error naming both arguments.
+#[test]
+fn the_data_files_content_given_inline_plans_like_the_files() {
+    let bed = Bed::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (guest, disks) = vm_files(dir.path(), 2, 4096, &[60, 40]);
+    let read = |path: &Path| -> Value {
+        serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+    };
+    let from_files = run(
+        "best_match_flavor",
+        json!({"cloud": bed.cloud, "guest_info_path": guest, "disk_info_path": disks}),
+    );
+    let inline = run(
+        "best_match_flavor",
+        json!({"cloud": bed.cloud, "guest_info": read(&guest), "disk_info": read(&disks)}),
+    );
+    ok("best_match_flavor", &inline);
+    assert_eq!(inline["flavor"], from_files["flavor"], "{inline}");
+    let both = run(
+        "best_match_flavor",
+        json!({"cloud": bed.cloud, "guest_info_path": guest, "guest_info": read(&guest), "disk_info": read(&disks)}),
+    );
+    failed_with(
+        "best_match_flavor",
+        &both,
+        &["guest_info_path and guest_info are mutually exclusive"],
+    );
+    let neither = run(
+        "best_match_flavor",
+        json!({"cloud": bed.cloud, "guest_info": read(&guest)}),
+    );
+    failed_with(
+        "best_match_flavor",
+        &neither,
+        &["give disk_info_path", "or disk_info"],
+    );
+    let not_guest_info = run(
+        "best_match_flavor",
+        json!({"cloud": bed.cloud, "guest_info": {"hw_name": 1}, "disk_info": read(&disks)}),
+    );
+    failed_with(
+        "best_match_flavor",
+        &not_guest_info,
+        &["argument guest_info", "guest_info.json"],
+    );
+
+    let vm = unique("vm");
+    let nics =
+        json!([{"vlan": var("VMKIT_TEST_NETWORK"), "mac": random_mac(&vm), "ipaddresses": []}]);
+    let args =
+        json!({"cloud": bed.cloud, "vm_name": vm, "used_mapped_networks": true, "nics": nics});
+    let would = run_check("create_network_port", args.clone());
+    ok("create_network_port", &would);
+    assert_eq!(would["changed"], json!(true), "{would}");
+    assert_eq!(
+        would["ports"][0]["name"],
+        json!(format!("{vm}-NIC-0-VLAN-{}", var("VMKIT_TEST_NETWORK"))),
+        "{would}"
+    );
+    assert!(
+        bed.ports_named_like(&vm).is_empty(),
+        "check mode made a port"
+    );
+    let mut both = args;
+    both["os_migrate_nics_file_path"] = json!(write_json(dir.path(), "nics.json", &nics));
+    failed_with(
+        "create_network_port",
+        &run_check("create_network_port", both),
+        &["os_migrate_nics_file_path and nics are mutually exclusive"],
+    );
+}

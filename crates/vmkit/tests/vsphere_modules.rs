@@ -557,6 +557,33 @@ fn check_mode_writes_nothing_and_says_what_would_change() {
         0,
         "check mode wrote files"
     );
+
+    // What check mode returns inline is what a real run writes, file by file; a real run's
+    // result does not carry it.
+    let metadata = result["vms"]["lab-linux-bios"]["metadata"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no metadata in check mode: {result:#}"));
+    export_args["_ansible_check_mode"] = json!(false);
+    let (out, written) = run_module("export_metadata", &export_args, &[]);
+    assert!(out.status.success(), "{written:#}");
+    assert!(
+        written["vms"]["lab-linux-bios"].get("metadata").is_none(),
+        "{written:#}"
+    );
+    let files = written["vms"]["lab-linux-bios"]["files"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        metadata.keys().collect::<Vec<_>>(),
+        files.keys().collect::<Vec<_>>()
+    );
+    for (file, content) in metadata {
+        assert_eq!(
+            &read_json(&data.path().join("lab-linux-bios").join(file)),
+            content,
+            "{file}"
+        );
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use target_cloud::flavor_match::{VmNeeds, best_match, describe};
 
-use super::cloud::{connect, read_data_file};
+use super::cloud::{connect, data_file_or_inline};
 
 pub struct BestMatchFlavor;
 
@@ -16,10 +16,16 @@ pub struct Args {
     pub cloud: Option<Value>,
     /// guest_info.json: vCPUs and memory.
     #[arg(type = "path")]
-    pub guest_info_path: String,
+    pub guest_info_path: Option<String>,
     /// disk_info.json: disk capacities.
     #[arg(type = "path")]
-    pub disk_info_path: String,
+    pub disk_info_path: Option<String>,
+    /// What guest_info.json holds, inline.
+    #[arg(type = "dict")]
+    pub guest_info: Option<Value>,
+    /// What disk_info.json holds, inline.
+    #[arg(type = "dict")]
+    pub disk_info: Option<Value>,
     /// The server boots from a volume, so the flavor's root disk size does not matter.
     #[arg(default = true)]
     pub boot_from_volume: bool,
@@ -30,8 +36,16 @@ impl Module for BestMatchFlavor {
     type Args = Args;
 
     fn run(args: Args, ctx: &mut Context) -> anyhow::Result<Response> {
-        let guest: GuestInfo = read_data_file("guest_info_path", &args.guest_info_path)?;
-        let disks: DiskInfo = read_data_file("disk_info_path", &args.disk_info_path)?;
+        let guest: GuestInfo = data_file_or_inline(
+            ("guest_info_path", args.guest_info_path.as_deref()),
+            ("guest_info", args.guest_info.as_ref()),
+            "guest_info.json",
+        )?;
+        let disks: DiskInfo = data_file_or_inline(
+            ("disk_info_path", args.disk_info_path.as_deref()),
+            ("disk_info", args.disk_info.as_ref()),
+            "disk_info.json",
+        )?;
         let needs = VmNeeds::new(guest.vcpus(), guest.memory_mib(), disks.total_bytes());
         super::block_on(async {
             let client = connect(ctx, "cloud", args.cloud.as_ref()).await?;

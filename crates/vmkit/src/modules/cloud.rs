@@ -86,3 +86,25 @@ pub(crate) fn read_data_file<T: serde::de::DeserializeOwned>(
         format!("argument {argument}: {path} is not the file export_metadata writes")
     })
 }
+
+/// One of the VM's data, from the file argument `path_argument` or given inline as
+/// `inline_argument` (export_metadata's `metadata` in check mode, which writes no file): exactly
+/// one of them.
+pub(crate) fn data_file_or_inline<T: serde::de::DeserializeOwned>(
+    (path_argument, path): (&str, Option<&str>),
+    (inline_argument, inline): (&str, Option<&Value>),
+    file: &str,
+) -> anyhow::Result<T> {
+    match (path, inline) {
+        (Some(path), None) => read_data_file(path_argument, path),
+        (None, Some(value)) => T::deserialize(value).with_context(|| {
+            format!("argument {inline_argument}: not what export_metadata writes into {file}")
+        }),
+        (Some(_), Some(_)) => anyhow::bail!(
+            "arguments {path_argument} and {inline_argument} are mutually exclusive: give the path of {file} or its content, not both"
+        ),
+        (None, None) => anyhow::bail!(
+            "give {path_argument} (the VM's {file}, as export_metadata wrote it) or {inline_argument} (its content)"
+        ),
+    }
+}

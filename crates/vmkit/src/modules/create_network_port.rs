@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use target_cloud::ports::{NicRequest, PortsRequest, ensure_ports};
 
-use super::cloud::{connect, read_data_file};
+use super::cloud::{connect, data_file_or_inline};
 
 pub struct CreateNetworkPort;
 
@@ -15,7 +15,10 @@ pub struct Args {
     pub cloud: Option<Value>,
     /// nics.json (mapped networks) or macs.json (every NIC on network_name).
     #[arg(type = "path")]
-    pub os_migrate_nics_file_path: String,
+    pub os_migrate_nics_file_path: Option<String>,
+    /// What nics.json or macs.json holds, inline.
+    #[arg(type = "list", elements = "dict")]
+    pub nics: Option<Value>,
     pub vm_name: String,
     /// The file is nics.json (each NIC names its network) rather than macs.json.
     #[arg(default = false)]
@@ -41,8 +44,11 @@ impl Module for CreateNetworkPort {
         let nics = nic_requests(&args)?;
         if nics.is_empty() {
             anyhow::bail!(
-                "argument os_migrate_nics_file_path: {} lists no NIC; check network_map (unmapped NICs are dropped)",
-                args.os_migrate_nics_file_path
+                "{} lists no NIC; check network_map (unmapped NICs are dropped)",
+                match &args.os_migrate_nics_file_path {
+                    Some(path) => format!("argument os_migrate_nics_file_path: {path}"),
+                    None => "argument nics".to_owned(),
+                }
             );
         }
         let request = PortsRequest {
@@ -95,9 +101,13 @@ impl Module for CreateNetworkPort {
 }
 
 fn nic_requests(args: &Args) -> anyhow::Result<Vec<NicRequest>> {
-    let path = &args.os_migrate_nics_file_path;
+    let file = (
+        "os_migrate_nics_file_path",
+        args.os_migrate_nics_file_path.as_deref(),
+    );
+    let inline = ("nics", args.nics.as_ref());
     if args.used_mapped_networks {
-        let nics: Vec<PortNic> = read_data_file("os_migrate_nics_file_path", path)?;
+        let nics: Vec<PortNic> = data_file_or_inline(file, inline, "nics.json")?;
         return Ok(nics
             .into_iter()
             .map(|nic| NicRequest {
@@ -114,7 +124,7 @@ fn nic_requests(args: &Args) -> anyhow::Result<Vec<NicRequest>> {
         .clone()
         .filter(|n| !n.trim().is_empty())
         .context("argument network_name: required when used_mapped_networks is false (every NIC goes on that network; the role passes openstack_private_network)")?;
-    let nics: Vec<UnmappedNic> = read_data_file("os_migrate_nics_file_path", path)?;
+    let nics: Vec<UnmappedNic> = data_file_or_inline(file, inline, "macs.json")?;
     Ok(nics
         .into_iter()
         .map(|nic| NicRequest {

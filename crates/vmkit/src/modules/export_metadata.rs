@@ -44,6 +44,10 @@ pub struct VmResult {
     pub changed: bool,
     /// File → `created`, `updated` or `unchanged`.
     pub files: BTreeMap<&'static str, &'static str>,
+    /// Check mode only: file → the JSON it would hold (the roles plan from it, as nothing is
+    /// written); absent otherwise, so that a wave's result stays small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<&'static str, serde_json::Value>>,
 }
 
 impl From<&VmExport> for VmResult {
@@ -66,6 +70,8 @@ impl From<&VmExport> for VmResult {
                     )
                 })
                 .collect(),
+            metadata: (!export.contents.is_empty())
+                .then(|| export.contents.iter().cloned().collect()),
         }
     }
 }
