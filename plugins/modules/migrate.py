@@ -214,7 +214,7 @@ options:
     default: 300
   timeout:
     description:
-      - Seconds to wait for Cinder and Nova (volume available, attached, detached).
+      - Seconds to wait for Cinder and Nova (volume available, attached, detached) and for each vSphere task (snapshot created or removed, power on or off).
     type: int
     default: 3600
   nbd_timeout:

@@ -79,6 +79,7 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("/hooks", c.hooksEndpoint)
 	mux.HandleFunc("/sessions/terminate", c.terminateSessions)
 	mux.HandleFunc("/snapshots", c.listSnapshots)
+	mux.HandleFunc("/tasks/stuck", c.stuckTask)
 	return mux
 }
 
@@ -389,4 +390,33 @@ func (c *Control) listSnapshots(w http.ResponseWriter, r *http.Request) {
 		walk(vm.Snapshot.RootSnapshotList)
 	})
 	reply(w, http.StatusOK, out)
+}
+
+// stuckTask leaves the next task of a method on a VM queued forever: {"vm": NAME, "method":
+// "RemoveSnapshot_Task"} (the only method that honours it so far).
+func (c *Control) stuckTask(w http.ResponseWriter, r *http.Request) {
+	if !requireMethod(w, r, http.MethodPost) {
+		return
+	}
+	var req struct {
+		VM     string `json:"vm"`
+		Method string `json:"method"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		replyError(w, http.StatusBadRequest, err)
+		return
+	}
+	c.createMu.Lock()
+	ref, ok := c.bed.VMs[req.VM]
+	c.createMu.Unlock()
+	if !ok {
+		replyError(w, http.StatusBadRequest, fmt.Errorf("unknown vm %q", req.VM))
+		return
+	}
+	if req.Method != "RemoveSnapshot_Task" {
+		replyError(w, http.StatusBadRequest, fmt.Errorf("method %q: only RemoveSnapshot_Task can be left stuck", req.Method))
+		return
+	}
+	c.bed.Stuck.add(ref, req.Method)
+	reply(w, http.StatusOK, map[string]bool{"ok": true})
 }

@@ -18,8 +18,8 @@ type Fixtures struct {
 }
 
 type Inventory struct {
-	Datacenter string        `yaml:"datacenter"`
-	Datastores []string      `yaml:"datastores"`
+	Datacenter string   `yaml:"datacenter"`
+	Datastores []string `yaml:"datastores"`
 	// DatastoreTypes gives a datastore the summary.type of another file system ("vsan", "VVOL");
 	// the files stay local directories, only what vSphere reports changes.
 	DatastoreTypes map[string]string `yaml:"datastore_types"`

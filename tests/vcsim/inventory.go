@@ -30,6 +30,9 @@ type Testbed struct {
 	Datastores map[string]string
 	// VMs maps each launcher-created VM name to its reference, for the control API.
 	VMs map[string]types.ManagedObjectReference
+	// Stuck names the tasks left queued forever, as a vCenter task that never ends
+	// (POST /tasks/stuck); shared by the copies CreateVM works on.
+	Stuck *stuckTasks
 	// CBTWindowBytes bounds the disk range one QueryChangedDiskAreas answer covers (0: to the end).
 	CBTWindowBytes int64
 	// ESX: a standalone host (HostAgent) rather than a vCenter.
@@ -61,6 +64,7 @@ func NewTestbed(ctx context.Context, fixtures *Fixtures, datastoreRoot string, c
 		Fixtures:       fixtures,
 		Datastores:     map[string]string{},
 		VMs:            map[string]types.ManagedObjectReference{},
+		Stuck:          &stuckTasks{keys: map[string]bool{}},
 		CBTWindowBytes: cbtWindow,
 		ESX:            esx,
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -265,6 +266,9 @@ func (snap *pitSnapshot) RemoveSnapshotTask(req *types.RemoveSnapshot_Task) soap
 		simulator.Map.Remove(snap.Self)
 		return nil, nil
 	})
+	if vm, fault := snap.owner(); fault == nil && vm.bed.Stuck.take(snap.Vm, "RemoveSnapshot_Task") {
+		return &methods.RemoveSnapshot_TaskBody{Res: &types.RemoveSnapshot_TaskResponse{Returnval: task.Self}}
+	}
 	return &methods.RemoveSnapshot_TaskBody{Res: &types.RemoveSnapshot_TaskResponse{Returnval: task.Run()}}
 }
 
@@ -405,4 +409,29 @@ func allSnapshots(tree []types.VirtualMachineSnapshotTree) []types.ManagedObject
 		refs = append(refs, allSnapshots(node.ChildSnapshotList)...)
 	}
 	return refs
+}
+
+// stuckTasks holds "<vm moref>/<method>" keys whose next task is left queued.
+type stuckTasks struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+// add leaves the next task of method on the VM (or its snapshots) queued forever.
+func (s *stuckTasks) add(vm types.ManagedObjectReference, method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys[vm.Value+"/"+method] = true
+}
+
+// take tells whether this task of the VM is to be left queued, once.
+func (s *stuckTasks) take(vm types.ManagedObjectReference, method string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := vm.Value + "/" + method
+	if s.keys[key] {
+		delete(s.keys, key)
+		return true
+	}
+	return false
 }

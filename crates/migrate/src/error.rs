@@ -51,6 +51,19 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A vSphere task that did not end within the run's `timeout`.
+    pub fn is_task_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::Vsphere {
+                cause: vsphere::Error::TaskTimedOut { .. },
+                ..
+            }
+        )
+    }
+}
+
 /// What a failed run did about the source VM it had begun to power off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourcePower {

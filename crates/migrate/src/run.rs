@@ -169,6 +169,8 @@ async fn migrate_vm(
     timeline_out: &mut Vec<Span>,
 ) -> Result<Outcome> {
     let started = Instant::now();
+    // `timeout` bounds every wait of the run, vSphere's tasks (snapshots, power) too.
+    vs.client.set_task_timeout(request.cloud_timeout);
     let vm_ref = find_vm(vs.client, request).await?;
     let vm = vsphere::vm::get(vs.client, &vm_ref)
         .await
@@ -420,7 +422,8 @@ async fn undo_all(
                     }
                     break;
                 }
-                Err(e) if attempt < UNDO_ATTEMPTS => {
+                // The task still runs in vSphere: another request would only fail against it.
+                Err(e) if attempt < UNDO_ATTEMPTS && !e.is_task_timeout() => {
                     journal.log(format!("cleanup attempt {attempt} failed, retrying: {e}"));
                     tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
                 }

@@ -1621,6 +1621,73 @@ fn sigterm_ends_a_migrate_blocked_on_a_stalled_source_within_10_s() {
     assert_cleaned_up_and_said_so(&bed, &vm, &result);
 }
 
+/// A cancelled run whose snapshot vSphere never finishes removing (a task left queued) ends
+/// within its `timeout`, once, and says the snapshot is left for the operator, instead of waiting
+/// forever; everything else is cleaned up.
+#[test]
+fn a_snapshot_removal_vsphere_never_finishes_is_bounded_by_timeout() {
+    let _turn = turn();
+    let bed = Bed::new();
+    let vm = bed.create_vm(
+        "stuckremove",
+        vm_spec(
+            "bios",
+            "off",
+            false,
+            vec![disk(
+                8 * MIB,
+                "pvscsi",
+                json!({"kind": "random", "seed": 93}),
+            )],
+        ),
+    );
+    let stuck = bed.control(
+        "POST",
+        "/tasks/stuck",
+        Some(&json!({"vm": vm, "method": "RemoveSnapshot_Task"})),
+    );
+    assert_eq!(stuck["ok"], json!(true), "{stuck}");
+    let progress = bed.data.path().join("stuckremove-progress.jsonl");
+    let args = bed.args(&vm, json!({"progress_file": progress, "timeout": 6}));
+    let path = stalled_nbdkit(&bed);
+    let mut child = module_command(&args, bed.data.path())
+        .env("PATH", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&progress)
+        .unwrap_or_default()
+        .contains("\"copy_start\"")
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the module ended early"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no copy_start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let (took, out) = terminate(child, Duration::from_secs(60));
+    eprintln!("migrate ended {took:?} after SIGTERM");
+    // One wait of 6 s for the removal, no retry of a task that still runs.
+    assert!(took < Duration::from_secs(14), "{took:?} after SIGTERM");
+    let result = parse(&out);
+    assert_eq!(result["failed"], json!(true), "{result:#}");
+    let msg = result["msg"].as_str().unwrap();
+    assert!(msg.contains("NOT cleaned up, do it by hand"), "{msg}");
+    assert!(msg.contains("cannot remove snapshot"), "{msg}");
+    assert!(msg.contains("did not finish within 6s"), "{msg}");
+    for volume in bed.volumes_of(&vm) {
+        assert!(
+            volume.attachments.is_empty(),
+            "volume {} still attached",
+            volume.id
+        );
+    }
+}
+
 /// A running VM whose run fails after the power-off (every read of the source fails, after the
 /// snapshot, the volume and its attachment exist) runs again, with nothing attached and no
 /// snapshot; told not to, the run leaves it off and says so.

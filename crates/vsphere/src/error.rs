@@ -1,5 +1,7 @@
 //! The crate's error type.
 
+use std::time::Duration;
+
 use crate::fault::Fault;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,12 @@ pub enum Error {
         description: String,
         fault: Box<Fault>,
     },
+
+    /// A task did not end within the client's task timeout; vSphere may still be running it.
+    #[error(
+        "task {task} did not finish within {after:?}; it may still be running: see the VM's recent tasks in vCenter"
+    )]
+    TaskTimedOut { task: String, after: Duration },
 
     /// The response did not have the expected shape.
     #[error("unexpected vSphere response: {0}")]

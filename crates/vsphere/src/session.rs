@@ -105,6 +105,8 @@ struct Inner {
     password: Password,
     /// Bumped at each re-login, so concurrent callers that all saw `NotAuthenticated` log in once.
     generation: AtomicU64,
+    /// Bound of each task wait ([`crate::task::wait`]), in milliseconds.
+    task_timeout_ms: AtomicU64,
     relogin: tokio::sync::Mutex<()>,
 }
 
@@ -117,6 +119,9 @@ impl std::fmt::Debug for Client {
             .finish_non_exhaustive()
     }
 }
+
+/// An hour: longer than vCenter takes to create or remove a snapshot of any disk we copy.
+pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// `https://host[:port]/sdk` from what a user typed.
 pub fn sdk_url(server: &str) -> Result<url::Url, Error> {
@@ -157,6 +162,7 @@ impl Client {
                 user: options.user.clone(),
                 password: options.password.clone(),
                 generation: AtomicU64::new(0),
+                task_timeout_ms: AtomicU64::new(DEFAULT_TASK_TIMEOUT.as_millis() as u64),
                 relogin: tokio::sync::Mutex::new(()),
             }),
         };
@@ -168,6 +174,19 @@ impl Client {
             "logged in to vSphere"
         );
         Ok(client)
+    }
+
+    /// How long a task may run before a wait for it gives up ([`Error::TaskTimedOut`]): a task
+    /// vCenter never ends (a hung host, a snapshot consolidation stuck on a datastore) must not
+    /// hold a migration, or its cleanup, forever.
+    pub fn task_timeout(&self) -> Duration {
+        Duration::from_millis(self.inner.task_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_task_timeout(&self, timeout: Duration) {
+        self.inner
+            .task_timeout_ms
+            .store(timeout.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn service_content(&self) -> &ServiceContent {

@@ -90,14 +90,24 @@ pub async fn wait(
             progress(p);
         }
     };
-    let info = match watch(client, task, &mut report).await {
-        Ok(info) => info,
-        Err(e) => {
-            debug!(task = %task, error = %e, "watching the task failed; polling it");
-            poll(client, task, &mut report).await?
+    let bound = client.task_timeout();
+    let waited = tokio::time::timeout(bound, async {
+        match watch(client, task, &mut report).await {
+            Ok(info) => Ok(info),
+            Err(e) => {
+                debug!(task = %task, error = %e, "watching the task failed; polling it");
+                poll(client, task, &mut report).await
+            }
         }
-    };
-    finish(task, info)
+    })
+    .await;
+    match waited {
+        Ok(info) => finish(task, info?),
+        Err(_) => Err(Error::TaskTimedOut {
+            task: task.value.clone(),
+            after: bound,
+        }),
+    }
 }
 
 fn is_done(info: &TaskInfo) -> bool {

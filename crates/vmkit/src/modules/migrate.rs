@@ -87,7 +87,8 @@ pub struct Args {
     /// Seconds for a guest shutdown before a hard power-off.
     #[arg(default = 300)]
     pub poweroff_timeout: u64,
-    /// Seconds to wait for Cinder and Nova (volume available, attached, detached).
+    /// Seconds to wait for Cinder and Nova (volume available, attached, detached) and for each
+    /// vSphere task (snapshot created or removed, power on or off).
     #[arg(default = 3600)]
     pub timeout: u64,
     /// Seconds one NBD wait on the source may take (negotiation, one request) before the copy
