@@ -2,7 +2,7 @@ package main
 
 // The test-control API (plain HTTP on loopback, JSON): a simulated running guest that writes into
 // live disks, hooks that apply a write when a chosen SOAP call arrives, server-side session ends,
-// and the snapshots' frozen files. Documented in tests/vcsim/README.md.
+// the snapshots' frozen files, and the record of snapshots open at once (inflight.go). Documented in tests/vcsim/README.md.
 
 import (
 	"context"
@@ -80,6 +80,7 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("/sessions/terminate", c.terminateSessions)
 	mux.HandleFunc("/snapshots", c.listSnapshots)
 	mux.HandleFunc("/tasks/stuck", c.stuckTask)
+	mux.HandleFunc("/inflight", c.inflight)
 	return mux
 }
 

@@ -41,6 +41,10 @@ func (c *Control) createVM(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusBadRequest, err)
 		return
 	}
+	if _, _, err := c.bed.Placement(spec.Host); err != nil {
+		replyError(w, http.StatusBadRequest, err)
+		return
+	}
 
 	c.createMu.Lock()
 	defer c.createMu.Unlock()

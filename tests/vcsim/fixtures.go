@@ -44,6 +44,7 @@ type VMSpec struct {
 	CBT                 bool           `yaml:"cbt"`
 	Hostname            string         `yaml:"hostname"`
 	Datastore           string         `yaml:"datastore"`
+	Host                string         `yaml:"host"` // the ESXi host it runs on ("": the simulator picks one of the cluster)
 	ConsolidationNeeded bool           `yaml:"consolidation_needed"`
 	Devices             []string       `yaml:"devices"`
 	Snapshots           []SnapshotSpec `yaml:"snapshots"`

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -37,6 +39,8 @@ type Testbed struct {
 	CBTWindowBytes int64
 	// ESX: a standalone host (HostAgent) rather than a vCenter.
 	ESX bool
+	// Inflight records the snapshots taken over SOAP (GET /inflight); shared like Stuck.
+	Inflight *inflightLog
 }
 
 // NewTestbed creates the vCenter model (or, with esx, a standalone ESXi host: HostAgent API,
@@ -65,6 +69,7 @@ func NewTestbed(ctx context.Context, fixtures *Fixtures, datastoreRoot string, c
 		Datastores:     map[string]string{},
 		VMs:            map[string]types.ManagedObjectReference{},
 		Stuck:          &stuckTasks{keys: map[string]bool{}},
+		Inflight:       newInflightLog(),
 		CBTWindowBytes: cbtWindow,
 		ESX:            esx,
 	}
@@ -242,4 +247,37 @@ func (bed *Testbed) HostPath(datastorePath string) (string, error) {
 		return "", fmt.Errorf("unknown datastore in %q", datastorePath)
 	}
 	return path.Join(dir, p.Path), nil
+}
+
+// Placement returns the ESXi host named (nil for "": the simulator then picks a host of the
+// cluster) and the resource pool a VM on it belongs to, its cluster's or its standalone
+// compute resource's. An unknown name is an error that lists the hosts.
+func (bed *Testbed) Placement(name string) (*object.HostSystem, *object.ResourcePool, error) {
+	if name == "" {
+		return nil, bed.Pool, nil
+	}
+	var names []string
+	for _, entity := range simulator.Map.All("HostSystem") {
+		host, ok := entity.(*simulator.HostSystem)
+		if !ok {
+			continue
+		}
+		if host.Name != name {
+			names = append(names, host.Name)
+			continue
+		}
+		var pool *types.ManagedObjectReference
+		switch parent := simulator.Map.Get(*host.Parent).(type) {
+		case *simulator.ClusterComputeResource:
+			pool = parent.ResourcePool
+		case *mo.ComputeResource:
+			pool = parent.ResourcePool
+		}
+		if pool == nil {
+			return nil, nil, fmt.Errorf("host %q has no resource pool", name)
+		}
+		return object.NewHostSystem(bed.Client, host.Reference()), object.NewResourcePool(bed.Client, *pool), nil
+	}
+	sort.Strings(names)
+	return nil, nil, fmt.Errorf("unknown host %q: the hosts are %s", name, strings.Join(names, ", "))
 }

@@ -44,6 +44,7 @@ func (vm *trackedVM) CreateSnapshotTask(req *types.CreateSnapshot_Task) soap.Has
 		if fault != nil {
 			return nil, fault
 		}
+		vm.bed.Inflight.opened(snap.Self, vm)
 		return snap.Self, nil
 	})
 	return &methods.CreateSnapshot_TaskBody{Res: &types.CreateSnapshot_TaskResponse{Returnval: task.Run()}}
@@ -191,12 +192,14 @@ func (vm *trackedVM) setSnapshotInfo(tree []types.VirtualMachineSnapshotTree, cu
 func (vm *trackedVM) RemoveAllSnapshotsTask(req *types.RemoveAllSnapshots_Task) soap.HasFault {
 	task := simulator.CreateTask(vm, "removeAllSnapshots", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		if vm.Snapshot != nil {
-			for _, ref := range allSnapshots(vm.Snapshot.RootSnapshotList) {
+			all := allSnapshots(vm.Snapshot.RootSnapshotList)
+			for _, ref := range all {
 				if snap, ok := simulator.Map.Get(ref).(*pitSnapshot); ok {
 					vm.deleteFrozen(snap.Frozen)
 				}
 				simulator.Map.Remove(ref)
 			}
+			vm.bed.Inflight.closed(all)
 		}
 		vm.setSnapshotInfo(nil, nil)
 		return nil, nil
@@ -254,6 +257,7 @@ func (snap *pitSnapshot) RemoveSnapshotTask(req *types.RemoveSnapshot_Task) soap
 				}
 			}
 			vm.setSnapshotInfo(tree, current)
+			vm.bed.Inflight.closed(removed)
 			for _, ref := range removed {
 				if ref != snap.Self {
 					simulator.Map.Remove(ref)

@@ -52,7 +52,11 @@ func (bed *Testbed) CreateVM(ctx context.Context, spec *VMSpec) error {
 		}
 	}
 
-	task, err := folder.CreateVM(ctx, config, bed.Pool, nil)
+	host, pool, err := bed.Placement(spec.Host)
+	if err != nil {
+		return fmt.Errorf("vm %s: %w", spec.Name, err)
+	}
+	task, err := folder.CreateVM(ctx, config, pool, host)
 	if err != nil {
 		return err
 	}

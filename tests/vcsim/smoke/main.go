@@ -86,6 +86,7 @@ func (s *smoke) run() {
 	s.check("ReconfigVM_Task, RefreshStorageInfo and a snapshot on a VM with an RDM disk", s.rawDiskVM())
 	s.check("a snapshot freezes persistent disks only (independent ones stay live)", s.independentDiskVM())
 	s.pointInTime()
+	s.inflightRecord()
 	s.check("a session ended server-side needs a new login", s.sessionEnd())
 }
 
@@ -659,7 +660,7 @@ func (s *smoke) control(method, path string, body interface{}, out interface{}) 
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
+	if res.StatusCode/100 != 2 {
 		return fmt.Errorf("%s %s: %s %s", method, path, res.Status, data)
 	}
 	if out != nil {
@@ -937,4 +938,172 @@ func (s *smoke) sessionEnd() error {
 	}
 	_, err = methods.GetCurrentTime(s.ctx, s.client)
 	return err
+}
+
+// placedVM makes a one-disk VM (home on datastore1, disk on datastore2) on an ESXi host, with
+// the snapshots named taken as it is made (as the fixtures' are at start-up).
+func (s *smoke) placedVM(name, host string, snapshots ...string) error {
+	spec := map[string]interface{}{
+		"name": name, "folder": "Smoke", "guest_id": "rhel8_64Guest", "firmware": "bios", "power": "off",
+		"cpu": map[string]int{"sockets": 1, "cores_per_socket": 1}, "memory_mib": 128,
+		"datastore": "datastore1", "host": host,
+		"disks": []map[string]interface{}{{"size_bytes": 1 << 20, "controller": "pvscsi", "datastore": "datastore2"}},
+	}
+	var snaps []map[string]string
+	for _, name := range snapshots {
+		snaps = append(snaps, map[string]string{"name": name})
+	}
+	if len(snaps) > 0 {
+		spec["snapshots"] = snaps
+	}
+	return s.control("POST", "/vms/create", spec, nil)
+}
+
+// runsOn tells whether the VM's runtime.host is the host of that name.
+func (s *smoke) runsOn(vm *object.VirtualMachine, want string) error {
+	var got mo.VirtualMachine
+	if err := vm.Properties(s.ctx, vm.Reference(), []string{"runtime.host"}, &got); err != nil {
+		return err
+	}
+	if got.Runtime.Host == nil {
+		return fmt.Errorf("no runtime.host")
+	}
+	var host mo.HostSystem
+	if err := property.DefaultCollector(s.client).RetrieveOne(s.ctx, *got.Runtime.Host, []string{"name"}, &host); err != nil {
+		return err
+	}
+	if host.Name != want {
+		return fmt.Errorf("runs on %s", host.Name)
+	}
+	return nil
+}
+
+type inflightCount struct {
+	Peak    int `json:"peak"`
+	Current int `json:"current"`
+}
+
+type inflightReport struct {
+	All        inflightCount            `json:"all"`
+	Hosts      map[string]inflightCount `json:"hosts"`
+	Datastores map[string]inflightCount `json:"datastores"`
+	Intervals  []struct {
+		VM         string   `json:"vm"`
+		Host       string   `json:"host"`
+		Datastores []string `json:"datastores"`
+		Start      string   `json:"start"`
+		End        *string  `json:"end"`
+	} `json:"intervals"`
+}
+
+func (s *smoke) inflight(prefix string) (inflightReport, error) {
+	var report inflightReport
+	err := s.control("GET", "/inflight?prefix="+url.QueryEscape(prefix), nil, &report)
+	return report, err
+}
+
+// inflightRecord places VMs on ESXi hosts and checks the record of open snapshots: two VMs of one
+// host at once (one of them with two snapshots), two one after the other on another host.
+func (s *smoke) inflightRecord() {
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	prefix := fmt.Sprintf("smoke-inflight-%x-", suffix)
+	err := s.placedVM(prefix+"nowhere", "no-such-host")
+	s.check("POST /vms/create: an unknown host is a 400 listing the hosts", func() error {
+		if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "DC0_C0_H1") || !strings.Contains(err.Error(), "DC0_H0") {
+			return fmt.Errorf("got %v", err)
+		}
+		return nil
+	}())
+
+	// d gets a snapshot as it is made, as a fixture at start-up: no migration, not recorded.
+	placed := []struct{ name, host string }{{prefix + "a", "DC0_C0_H1"}, {prefix + "b", "DC0_C0_H1"}, {prefix + "c", "DC0_H0"}, {prefix + "d", "DC0_H0"}}
+	vms := map[string]*object.VirtualMachine{}
+	for _, p := range placed {
+		var snapshots []string
+		if strings.HasSuffix(p.name, "-d") {
+			snapshots = []string{"made-with-the-vm"}
+		}
+		if !s.check(fmt.Sprintf("POST /vms/create %s on host %s", p.name, p.host), s.placedVM(p.name, p.host, snapshots...)) {
+			return
+		}
+		vm, err := s.finder.VirtualMachine(s.ctx, p.name)
+		if !s.check("find "+p.name, err) {
+			return
+		}
+		vms[p.name] = vm
+		s.check(p.name+" runs on "+p.host, s.runsOn(vm, p.host))
+	}
+
+	a, b, c, d := vms[prefix+"a"], vms[prefix+"b"], vms[prefix+"c"], vms[prefix+"d"]
+	var snapA types.ManagedObjectReference
+	for _, step := range []struct {
+		vm   *object.VirtualMachine
+		into *types.ManagedObjectReference
+	}{{a, &snapA}, {b, nil}, {c, nil}, {b, nil}} {
+		snap, err := s.snapshot(step.vm, "inflight")
+		if !s.check("snapshot "+step.vm.Name(), err) {
+			return
+		}
+		if step.into != nil {
+			*step.into = snap
+		}
+	}
+	res, err := methods.RemoveSnapshot_Task(s.ctx, s.client, &types.RemoveSnapshot_Task{This: snapA, RemoveChildren: false})
+	if err == nil {
+		err = object.NewTask(s.client, res.Returnval).Wait(s.ctx)
+	}
+	if !s.check("remove the snapshot of "+a.Name(), err) {
+		return
+	}
+	// c's snapshot ends before d's begins: DC0_H0 never had two VMs in flight.
+	s.check("remove all snapshots of "+c.Name(), s.removeAll(c))
+	if _, err := s.snapshot(d, "inflight"); !s.check("snapshot "+d.Name(), err) {
+		return
+	}
+	report, err := s.inflight(prefix)
+	if !s.check("GET /inflight?prefix=", err) {
+		return
+	}
+	s.check("/inflight: peak and current per host, per datastore and over all; a VM counts once", func() error {
+		want := inflightReport{
+			All:        inflightCount{3, 2},
+			Hosts:      map[string]inflightCount{"DC0_C0_H1": {2, 1}, "DC0_H0": {1, 1}},
+			Datastores: map[string]inflightCount{"datastore1": {3, 2}, "datastore2": {3, 2}},
+		}
+		if report.All != want.All || fmt.Sprint(report.Hosts) != fmt.Sprint(want.Hosts) || fmt.Sprint(report.Datastores) != fmt.Sprint(want.Datastores) {
+			return fmt.Errorf("got all %v hosts %v datastores %v", report.All, report.Hosts, report.Datastores)
+		}
+		return nil
+	}())
+	s.check("/inflight: one interval per snapshot taken over SOAP, in order, with host, datastores and end", func() error {
+		var got []string
+		for _, i := range report.Intervals {
+			got = append(got, fmt.Sprintf("%s@%s%v ended=%t", strings.TrimPrefix(i.VM, prefix), i.Host, i.Datastores, i.End != nil))
+		}
+		want := "[a@DC0_C0_H1[datastore1 datastore2] ended=true b@DC0_C0_H1[datastore1 datastore2] ended=false " +
+			"c@DC0_H0[datastore1 datastore2] ended=true b@DC0_C0_H1[datastore1 datastore2] ended=false " +
+			"d@DC0_H0[datastore1 datastore2] ended=false]"
+		if fmt.Sprint(got) != want {
+			return fmt.Errorf("got %v", got)
+		}
+		first := report.Intervals[0]
+		if len(first.Start) != len("2006-01-02T15:04:05.000Z") || *first.End < first.Start {
+			return fmt.Errorf("times not RFC 3339 UTC with ms in order: %s, %s", first.Start, *first.End)
+		}
+		return nil
+	}())
+	for _, vm := range []*object.VirtualMachine{b, d} {
+		s.check("remove all snapshots of "+vm.Name(), s.removeAll(vm))
+	}
+	report, err = s.inflight(prefix)
+	s.check("/inflight after every removal: nothing current, the peaks stay", func() error {
+		if err != nil {
+			return err
+		}
+		if report.All != (inflightCount{3, 0}) || report.Hosts["DC0_C0_H1"] != (inflightCount{2, 0}) || report.Hosts["DC0_H0"] != (inflightCount{1, 0}) {
+			return fmt.Errorf("got all %v hosts %v", report.All, report.Hosts)
+		}
+		return nil
+	}())
 }
