@@ -12,14 +12,16 @@ work=$(mktemp -d "/tmp/$prefix.XXXX")
 mkdir -p "$work/vms"
 cloud="$VMKIT_TEST_CLOUD"
 
-make_vm() { # make_vm FIXTURE [POWER]: a copy of a fixture VM, named and MAC-addressed for this test
-  # (the simulator makes VMs at runtime), so that powering it off, writing into it and the
-  # volumes, ports and server named after it never touch what other tests use. Prints its name.
-  local fixture=$1 power=${2:-} name
-  name="$prefix-${fixture}"
-  python3 - "$VMKIT_TEST_VM_FIXTURES" "$fixture" "$name" "$power" "$$" >"$work/vms/$name.json" <<'PY' || return 1
+make_vm() { # make_vm FIXTURE [POWER [HOST [COPY]]]: a copy of a fixture VM, named and MAC-addressed
+  # for this test (the simulator makes VMs at runtime), so that powering it off, writing into it and
+  # the volumes, ports and server named after it never touch what other tests use. HOST places it
+  # on that ESXi host (e.g. DC0_C0_H1); COPY tells several copies of one fixture apart (a name
+  # suffix; the MACs differ too). Prints its name.
+  local fixture=$1 power=${2:-} host=${3:-} copy=${4:-} name
+  name="$prefix-${fixture}${copy:+-$copy}"
+  python3 - "$VMKIT_TEST_VM_FIXTURES" "$fixture" "$name" "$power" "$$" "$host" "$copy" >"$work/vms/$name.json" <<'PY' || return 1
 import json, sys, yaml, zlib
-fixtures, fixture, name, power, pid = sys.argv[1:]
+fixtures, fixture, name, power, pid, host, copy = sys.argv[1:]
 vm = next(v for v in yaml.safe_load(open(fixtures))["vms"] if v["name"] == fixture)
 vm.update(name=name, folder="Runtime/Roles")
 vm.pop("snapshots", None)
@@ -28,12 +30,17 @@ if isinstance(vm.get("power"), bool):
     vm["power"] = "on" if vm["power"] else "off"
 if power:
     vm["power"] = power
-salt = (int(pid) * 7 + zlib.crc32(fixture.encode())) & 0xFFFF
+if host:
+    vm["host"] = host
+salt = (int(pid) * 7 + zlib.crc32((fixture + copy).encode())) & 0xFFFF
 for i, nic in enumerate(vm["nics"]):
     nic["mac"] = "00:50:56:3%x:%02x:%02x" % (i & 0xF, salt >> 8, salt & 0xFF)
 print(json.dumps(vm))
 PY
-  curl -sf -XPOST "$VMKIT_TEST_VSPHERE_CONTROL/vms/create" -d @"$work/vms/$name.json" >/dev/null || return 1
+  local answer
+  # -f would hide the simulator's message (an unknown host lists the valid ones).
+  answer=$(curl -s -w '\n%{http_code}' -XPOST "$VMKIT_TEST_VSPHERE_CONTROL/vms/create" -d @"$work/vms/$name.json") || return 1
+  [ "${answer##*$'\n'}" = 201 ] || { echo "make_vm $name: ${answer%$'\n'*}" >&2; return 1; }
   echo "$name"
 }
 
