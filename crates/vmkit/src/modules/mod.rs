@@ -13,6 +13,7 @@ mod delete_volume;
 pub(crate) mod export_metadata;
 mod flavor_info;
 mod import_flavor;
+mod inflight_limit;
 pub(crate) mod migrate;
 mod migration_report;
 mod resolve_cloud;
@@ -53,6 +54,7 @@ pub static MODULES: &[ModuleEntry] = &[
     entry::<export_metadata::ExportMetadata>(),
     entry::<flavor_info::FlavorInfo>(),
     entry::<import_flavor::ImportFlavor>(),
+    entry::<inflight_limit::InflightLimit>(),
     entry::<migrate::Migrate>(),
     entry::<resolve_cloud::ResolveCloud>(),
     entry::<migration_report::MigrationReport>(),
