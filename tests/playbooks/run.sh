@@ -66,7 +66,7 @@ finish_one() { # reaps one finished script and reports it
 }
 declare -A names=()
 # The longest first, so that the last one to start does not run alone at the end.
-longest_first=(upstream_examples.sh migration_warm.sh migration_cold.sh migration_many.sh)
+longest_first=(upstream_examples.sh migration_warm.sh migration_cold.sh migration_many.sh migration_inflight.sh)
 scripts=()
 for name in "${longest_first[@]}"; do [ -e "$repo/tests/playbooks/$name" ] && scripts+=("$repo/tests/playbooks/$name"); done
 for script in "$repo"/tests/playbooks/*.sh; do
