@@ -85,7 +85,8 @@ pub struct Request {
 }
 
 impl Request {
-    fn limited(&self) -> impl Iterator<Item = (&String, u32)> {
+    /// The resources that have a limit, with it.
+    pub fn limited(&self) -> impl Iterator<Item = (&String, u32)> {
         self.limits
             .iter()
             .filter(|(_, limit)| **limit > 0)
@@ -195,8 +196,7 @@ impl Locked {
             .mode(0o600)
             .open(&lock_path)
             .map_err(|source| io(&lock_path, source))?;
-        flock(&lock, FlockOperation::LockExclusive)
-            .map_err(|e| io(&lock_path, std::io::Error::from(e)))?;
+        take_lock(&lock).map_err(|source| io(&lock_path, source))?;
         let state_path = dir.join(STATE_FILE);
         let state = match std::fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| Error::Corrupt {
@@ -231,6 +231,32 @@ impl Locked {
         file.write_all(&bytes)
             .map_err(|source| io(&temporary, source))?;
         std::fs::rename(&temporary, &path).map_err(|source| io(&path, source))
+    }
+}
+
+/// A holder keeps the lock for one read and rewrite of a small file; a lock held this long
+/// means a holder that hangs (stopped, stuck on a dead disk), and waiting on would be unbounded.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+fn take_lock(lock: &File) -> std::io::Result<()> {
+    let started = Instant::now();
+    loop {
+        match flock(lock, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::WOULDBLOCK) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "another process has held the lock for {} s; find it with `fuser` and stop it",
+                        LOCK_WAIT.as_secs()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -22,6 +22,11 @@ fn wait_ok() -> Result<(), String> {
     Ok(())
 }
 
+/// Places taken with a long wait, for the steps of a test that must succeed.
+fn take(dir: &std::path::Path, request: &Request) -> inflight::Acquired {
+    acquire(dir, request, LONG, POLL, wait_ok).unwrap()
+}
+
 #[test]
 fn never_more_than_the_limit_hold_a_resource_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -33,7 +38,7 @@ fn never_more_than_the_limit_hold_a_resource_at_once() {
             let (in_flight, peak) = (in_flight.clone(), peak.clone());
             std::thread::spawn(move || {
                 let vm = format!("vm{i}");
-                acquire(&dir, &request(&vm, &[("esxi h1", 2)]), LONG, POLL, wait_ok).unwrap();
+                take(&dir, &request(&vm, &[("esxi h1", 2)]));
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(20));
@@ -55,22 +60,8 @@ fn never_more_than_the_limit_hold_a_resource_at_once() {
 #[test]
 fn other_resources_and_unlimited_ones_do_not_wait() {
     let dir = tempfile::tempdir().unwrap();
-    acquire(
-        dir.path(),
-        &request("a", &[("esxi h1", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
-    let b = acquire(
-        dir.path(),
-        &request("b", &[("esxi h2", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
+    take(dir.path(), &request("a", &[("esxi h1", 1)]));
+    let b = take(dir.path(), &request("b", &[("esxi h2", 1)]));
     assert!(b.newly);
     let c = acquire(
         dir.path(),
@@ -86,14 +77,7 @@ fn other_resources_and_unlimited_ones_do_not_wait() {
 #[test]
 fn a_wait_that_times_out_names_the_full_resource_its_holders_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    acquire(
-        dir.path(),
-        &request("web01", &[("esxi h1", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
+    take(dir.path(), &request("web01", &[("esxi h1", 1)]));
     let err = acquire(
         dir.path(),
         &request("db01", &[("esxi h1", 1), ("datastore d1", 4)]),
@@ -124,28 +108,14 @@ fn a_wait_that_times_out_names_the_full_resource_its_holders_and_leaves_nothing(
 #[test]
 fn waiters_are_served_in_the_order_they_came_per_resource() {
     let dir = tempfile::tempdir().unwrap();
-    acquire(
-        dir.path(),
-        &request("on-host", &[("esxi h1", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
-    acquire(
-        dir.path(),
-        &request("on-datastore", &[("datastore d1", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
+    take(dir.path(), &request("on-host", &[("esxi h1", 1)]));
+    take(dir.path(), &request("on-datastore", &[("datastore d1", 1)]));
     let order = Arc::new(Mutex::new(Vec::new()));
     let spawn = |name: &'static str, limits: Vec<(&'static str, u32)>| {
         let dir = dir.path().to_path_buf();
         let order = order.clone();
         std::thread::spawn(move || {
-            acquire(&dir, &request(name, &limits), LONG, POLL, wait_ok).unwrap();
+            take(&dir, &request(name, &limits));
             order.lock().unwrap().push(name);
             std::thread::sleep(Duration::from_millis(30));
             release(&dir, name).unwrap();
@@ -170,16 +140,10 @@ fn waiters_are_served_in_the_order_they_came_per_resource() {
 #[test]
 fn a_waiter_that_died_does_not_hold_up_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    acquire(
-        dir.path(),
-        &request("holder", &[("esxi h1", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
+    take(dir.path(), &request("holder", &[("esxi h1", 1)]));
     // A waiter in another process, killed while it waited (a cancelled play).
-    let mut child = std::process::Command::new("sleep")
+    let mut child = std::process::Command::new("/bin/sleep")
+        .env_clear()
         .arg("60")
         .spawn()
         .unwrap();
@@ -206,22 +170,8 @@ fn a_waiter_that_died_does_not_hold_up_the_line() {
 #[test]
 fn a_stop_ends_the_wait_and_a_repeat_holds_what_it_held() {
     let dir = tempfile::tempdir().unwrap();
-    let held = acquire(
-        dir.path(),
-        &request("a", &[("esxi h1", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
-    let again = acquire(
-        dir.path(),
-        &request("a", &[("esxi h1", 1)]),
-        LONG,
-        POLL,
-        wait_ok,
-    )
-    .unwrap();
+    let held = take(dir.path(), &request("a", &[("esxi h1", 1)]));
+    let again = take(dir.path(), &request("a", &[("esxi h1", 1)]));
     assert!(held.newly && !again.newly);
     let err = acquire(
         dir.path(),
@@ -237,4 +187,20 @@ fn a_stop_ends_the_wait_and_a_repeat_holds_what_it_held() {
     );
     assert!(!release(dir.path(), "b").unwrap(), "b never held a place");
     assert!(!release(&dir.path().join("absent"), "a").unwrap());
+}
+
+#[test]
+fn a_lock_held_by_a_hung_process_is_a_bounded_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    take(dir.path(), &request("a", &[("esxi h1", 1)]));
+    let lock = std::fs::File::open(dir.path().join("places.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let started = std::time::Instant::now();
+    let err = release(dir.path(), "a").unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(15), "bounded");
+    assert!(
+        err.to_string()
+            .ends_with("places.lock: another process has held the lock for 10 s; find it with `fuser` and stop it"),
+        "{err}"
+    );
 }

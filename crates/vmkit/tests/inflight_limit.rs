@@ -23,7 +23,12 @@ fn args_file(dir: &Path, name: &str, args: &Value) -> PathBuf {
 
 fn run(dir: &Path, args: Value) -> Value {
     let file = args_file(dir, "args", &args);
-    let out = Command::new(module(dir)).arg(file).output().unwrap();
+    // The module needs nothing of the test's environment, as Ansible gives it little.
+    let out = Command::new(module(dir))
+        .arg(file)
+        .env_clear()
+        .output()
+        .unwrap();
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
 
@@ -114,6 +119,8 @@ fn a_wait_ends_when_the_task_that_started_it_is_gone() {
     let out = tmp.path().join("waiter.out");
     // The "worker" (outer sh) starts the "shell" (inner sh) that runs the module, then dies.
     let status = Command::new("sh")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .arg("-c")
         .arg(r#"sh -c '"$0" "$1" > "$2"' "$0" "$1" "$2" & sleep 1"#)
         .arg(module(tmp.path()))

@@ -119,9 +119,7 @@ fn limits(args: &Args) -> anyhow::Result<BTreeMap<String, u32>> {
 
 fn describe(request: &Request) -> String {
     let limited: Vec<String> = request
-        .limits
-        .iter()
-        .filter(|(_, limit)| **limit > 0)
+        .limited()
         .map(|(resource, limit)| format!("{resource} (at most {limit})"))
         .collect();
     if limited.is_empty() {
