@@ -57,28 +57,54 @@ impl AsMut<[u8]> for Buffer {
     }
 }
 
-/// Buffers owned by one worker.
+/// Buffers owned by one worker, in power-of-two size classes from [`SMALLEST_CLASS`] up to the
+/// request size: a 64 KiB extent of a sparse disk takes a 64 KiB buffer, not a whole request's
+/// (with 2 MiB requests, full-size buffers for small reads took peak RSS past 64 MiB). Free
+/// buffers are kept up to `retain` bytes; beyond that they are freed.
 pub struct Pool {
     free: Vec<Buffer>,
-    size: usize,
+    largest: usize,
+    retained: usize,
+    retain: usize,
 }
 
+/// Reads smaller than this share its buffers.
+pub const SMALLEST_CLASS: usize = 64 * 1024;
+
 impl Pool {
-    pub fn new(size: usize) -> Self {
+    /// `largest`: the largest read; `retain`: free bytes kept for reuse.
+    pub fn new(largest: usize, retain: usize) -> Self {
         Pool {
             free: Vec::new(),
-            size,
+            largest,
+            retained: 0,
+            retain,
         }
     }
 
+    fn class(&self, len: usize) -> usize {
+        len.max(SMALLEST_CLASS)
+            .checked_next_power_of_two()
+            .unwrap_or(usize::MAX)
+            .min(self.largest.max(len))
+    }
+
     pub fn take(&mut self, len: usize) -> Buffer {
-        let mut buf = self.free.pop().unwrap_or_else(|| Buffer::new(self.size));
+        let class = self.class(len);
+        let mut buf = match self.free.iter().rposition(|b| b.capacity() == class) {
+            Some(i) => {
+                self.retained -= class;
+                self.free.swap_remove(i)
+            }
+            None => Buffer::new(class),
+        };
         buf.set_len(len);
         buf
     }
 
     pub fn give(&mut self, buf: Buffer) {
-        if buf.capacity() == self.size {
+        if self.retained + buf.capacity() <= self.retain {
+            self.retained += buf.capacity();
             self.free.push(buf);
         }
     }
@@ -127,6 +153,36 @@ mod tests {
             assert_eq!(b.as_mut().as_ptr() as usize % ALIGN, 0);
             assert_eq!(b.len(), cap);
         }
+    }
+
+    #[test]
+    fn pool_sizes_buffers_by_class_and_bounds_what_it_keeps() {
+        let mut pool = Pool::new(2 << 20, 4 << 20);
+        let small = pool.take(4096);
+        assert_eq!((small.len(), small.capacity()), (4096, SMALLEST_CLASS));
+        let mid = pool.take(300 * 1024);
+        assert_eq!(mid.capacity(), 512 * 1024);
+        let full = pool.take(2 << 20);
+        assert_eq!(full.capacity(), 2 << 20);
+        let mid_ptr = mid.as_slice().as_ptr();
+        pool.give(small);
+        pool.give(mid);
+        pool.give(full);
+        // Reused by class: a 400 KiB read gets the 512 KiB buffer back.
+        let again = pool.take(400 * 1024);
+        assert_eq!(again.as_slice().as_ptr(), mid_ptr);
+        // Not more than `retain` bytes are kept: 2 MiB + 64 KiB + two more 2 MiB buffers.
+        let a = pool.take(2 << 20);
+        let b = pool.take(2 << 20);
+        let c = pool.take(2 << 20);
+        pool.give(a);
+        pool.give(b);
+        pool.give(c);
+        assert!(pool.retained <= 4 << 20, "{} bytes kept", pool.retained);
+        // A request size that is not a power of two is a class of its own.
+        let mut odd = Pool::new(192 * 1024, 1 << 20);
+        assert_eq!(odd.take(150 * 1024).capacity(), 192 * 1024);
+        assert_eq!(odd.take(100 * 1024).capacity(), 128 * 1024);
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub enum CopyError {
         length: u64,
         cause: Failure,
     },
+    #[error("the destination failed a write sent earlier: {0}")]
+    WriteBehind(Failure),
     #[error(
         "reconnecting to the source after losing the connection at offset {offset} failed: {cause}"
     )]

@@ -39,15 +39,18 @@ pub fn open_destination(
         target,
         source_size,
         known_zero,
+        false,
         &nbd::ConnectOptions::default(),
     )
 }
 
-/// Like [`open_destination`]; an NBD destination is reached with `options`.
+/// Like [`open_destination`]; an NBD destination is reached with `options`, and a file or
+/// block device is written through the page cache when `buffered` (see [`FileSink::buffered`]).
 pub fn open_destination_with(
     target: &str,
     source_size: u64,
     known_zero: bool,
+    buffered: bool,
     options: &nbd::ConnectOptions,
 ) -> Result<Box<dyn Sink>, CopyError> {
     if target.starts_with("nbd://") || target.starts_with("nbd+unix://") {
@@ -62,7 +65,8 @@ pub fn open_destination_with(
             options,
         )?))
     } else {
-        Ok(Box::new(FileSink::open(Path::new(target), source_size)?))
+        let sink = FileSink::open(Path::new(target), source_size)?;
+        Ok(Box::new(if buffered { sink.buffered() } else { sink }))
     }
 }
 

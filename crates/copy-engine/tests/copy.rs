@@ -2,6 +2,7 @@
 //! observed through nbdkit's `log` filter.
 
 use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,11 +76,11 @@ fn parse_log(path: &Path) -> Vec<LogLine> {
         .collect()
 }
 
-/// Most requests outstanding at once on any one connection.
-fn max_in_flight(log: &[LogLine]) -> usize {
+/// Most `op` requests outstanding at once on any one connection.
+fn max_in_flight(log: &[LogLine], op: &str) -> usize {
     let mut open: HashMap<u32, BTreeSet<u64>> = HashMap::new();
     let mut max = 0;
-    for l in log.iter().filter(|l| l.op == "Read") {
+    for l in log.iter().filter(|l| l.op == op) {
         let set = open.entry(l.connection).or_default();
         if l.done {
             set.remove(&l.id);
@@ -166,14 +167,14 @@ fn dense_disk_of_odd_size_is_copied_bit_exact_over_several_connections() {
         "reads spread over connections: {reading:?}"
     );
     assert!(
-        max_in_flight(&log) > 1,
+        max_in_flight(&log, "Read") > 1,
         "several requests in flight on a connection"
     );
-    assert!(max_in_flight(&log) <= 8);
+    assert!(max_in_flight(&log, "Read") <= 8);
     assert!(
         log.iter()
             .filter(|l| l.op == "Read")
-            .all(|l| l.count <= 256 * 1024)
+            .all(|l| l.count <= u64::from(CopyOptions::default().request_size))
     );
 }
 
@@ -693,8 +694,10 @@ fn written_data_leaves_the_page_cache_as_the_copy_goes() {
         .start()
         .unwrap();
     let dst = dir.path().join("dst.raw");
-    let (result, _) = copy_to_file(&server.uri(), &dst, &CopyOptions::default());
-    result.unwrap();
+    let source = open_source(&server.uri()).unwrap();
+    let sink = FileSink::open(&dst, size).unwrap().buffered();
+    assert!(!sink.is_direct());
+    copy(&source, &sink, &CopyOptions::default(), &|_: &Event| {}).unwrap();
     // Each of the 4 writers keeps at most its last few write-behind windows cached.
     let cached = cached_bytes(&dst);
     assert!(
@@ -702,4 +705,165 @@ fn written_data_leaves_the_page_cache_as_the_copy_goes() {
         "{} MiB of the 512 MiB written are still in the page cache",
         cached / MIB
     );
+}
+
+#[test]
+fn a_file_destination_is_written_around_the_page_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 64 * MIB;
+    let server = Nbdkit::new("pattern")
+        .arg(format!("size={size}"))
+        .start()
+        .unwrap();
+    let dst = dir.path().join("dst.raw");
+    let source = open_source(&server.uri()).unwrap();
+    let sink = FileSink::open(&dst, size).unwrap();
+    assert!(
+        sink.is_direct(),
+        "O_DIRECT refused on {}",
+        dir.path().display()
+    );
+    copy(&source, &sink, &CopyOptions::default(), &|_: &Event| {}).unwrap();
+    assert!(sink.is_direct());
+    // Written through the page cache, the last write-behind windows of every writer would
+    // still be cached (tens of MiB).
+    let cached = cached_bytes(&dst);
+    assert!(
+        cached <= MIB,
+        "{cached} bytes of the copy are in the page cache"
+    );
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        reference_copy(&server.uri(), &dir.path().join("ref"))
+    );
+}
+
+/// A loop device over a file, detached when dropped.
+struct LoopDevice(String);
+
+impl LoopDevice {
+    fn attach(backing: &Path, sector_size: u32) -> LoopDevice {
+        let out = Command::new("losetup")
+            .args(["--direct-io=on", "--sector-size", &sector_size.to_string()])
+            .args(["--find", "--show"])
+            .arg(backing)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        LoopDevice(String::from_utf8(out.stdout).unwrap().trim().to_owned())
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup")
+            .args(["--detach", &self.0])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .status();
+    }
+}
+
+#[test]
+fn a_block_device_with_4k_sectors_takes_direct_writes_and_a_buffered_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    // Not a whole number of 4 KiB sectors: the last 1,536 bytes (three 512-byte sectors)
+    // cannot go direct to this device and must not be tried.
+    let size = 37 * MIB + 1536;
+    disk::random_file(&src, size, 11).unwrap();
+    let backing = dir.path().join("volume.img");
+    let volume = std::fs::File::create(&backing).unwrap();
+    volume.set_len(40 * MIB).unwrap();
+    drop(volume);
+    let device = LoopDevice::attach(&backing, 4096);
+    let server = Nbdkit::new("file")
+        .arg(format!("file={}", src.display()))
+        .start()
+        .unwrap();
+    let source = open_source(&server.uri()).unwrap();
+    let sink = FileSink::open(Path::new(&device.0), size).unwrap();
+    assert!(sink.is_direct());
+    let report = copy(&source, &sink, &CopyOptions::default(), &|_: &Event| {}).unwrap();
+    assert_eq!(report.bytes_written, size);
+    assert!(sink.is_direct(), "a direct write was refused");
+    drop(sink);
+    let mut written = vec![0u8; size as usize];
+    std::fs::File::open(&device.0)
+        .unwrap()
+        .read_exact(&mut written)
+        .unwrap();
+    assert!(
+        written == std::fs::read(&src).unwrap(),
+        "the device differs from the source"
+    );
+}
+
+#[test]
+fn writes_to_an_nbd_destination_are_pipelined_and_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 16 * MIB;
+    let source_server = Nbdkit::new("pattern")
+        .arg(format!("size={size}"))
+        .start()
+        .unwrap();
+    let log = dir.path().join("log");
+    // The delay keeps each write busy, so writes sent together are seen together.
+    let dest_server = Nbdkit::new("memory")
+        .filter("log")
+        .filter("delay")
+        .arg(format!("logfile={}", log.display()))
+        .arg("wdelay=5ms")
+        .arg(format!("size={size}"))
+        .start()
+        .unwrap();
+    let source = open_source(&source_server.uri()).unwrap();
+    let sink = copy_engine::open_destination(&dest_server.uri(), size, true).unwrap();
+    let options = CopyOptions {
+        connections: 1,
+        request_size: 256 * 1024,
+        ..CopyOptions::default()
+    };
+    copy(&source, sink.as_ref(), &options, &|_: &Event| {}).unwrap();
+    drop(sink);
+    let writes = max_in_flight(&parse_log(&log), "Write");
+    assert!(writes > 1, "one write at a time");
+    assert!(writes <= 16, "{writes} writes in flight on one connection");
+    assert_eq!(
+        reference_copy(&dest_server.uri(), &dir.path().join("written")),
+        reference_copy(&source_server.uri(), &dir.path().join("ref"))
+    );
+}
+
+#[test]
+fn a_failed_write_to_an_nbd_destination_fails_the_copy_naming_its_offset() {
+    let source_server = Nbdkit::new("pattern").arg("size=8M").start().unwrap();
+    let dest_server = Nbdkit::new("memory")
+        .arg("size=8M")
+        .filter("error")
+        .arg("error-pwrite=EIO")
+        .arg("error-pwrite-rate=100%")
+        .start()
+        .unwrap();
+    let source = open_source(&source_server.uri()).unwrap();
+    let sink = copy_engine::open_destination(&dest_server.uri(), 8 * MIB, true).unwrap();
+    let err = copy(
+        &source,
+        sink.as_ref(),
+        &CopyOptions::default(),
+        &|_: &Event| {},
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, CopyError::Write { .. } | CopyError::WriteBehind(_)),
+        "{text}"
+    );
+    assert!(text.contains("at offset") && text.contains("EIO"), "{text}");
 }

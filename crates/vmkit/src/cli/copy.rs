@@ -19,13 +19,17 @@ pub struct Args {
     /// Requests in flight per connection [default: 16].
     #[arg(long)]
     requests: Option<usize>,
-    /// Bytes per read request, e.g. 262144, 256K or 2M; capped to the server's maximum
-    /// [default: 256K].
+    /// Bytes per read request (and write to a file or block device), e.g. 262144, 256K or
+    /// 2M; capped to the server's maximum [default: 2M].
     #[arg(long, value_parser = parse_size)]
     request_size: Option<u32>,
     /// The destination already reads as zeroes (e.g. a new volume): zero runs are skipped.
     #[arg(long)]
     destination_is_zero: bool,
+    /// Write a file or block device through the page cache instead of with direct I/O
+    /// (O_DIRECT, used by default where the target takes it).
+    #[arg(long)]
+    buffered: bool,
     /// Copy only these areas: a JSON file holding a list of {"start": N, "length": N}.
     #[arg(long, value_name = "FILE")]
     areas: Option<PathBuf>,
@@ -107,6 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.destination,
         size,
         args.destination_is_zero,
+        args.buffered,
         &connect,
     )
     .map_err(cancelled)?;
