@@ -117,11 +117,15 @@ impl FileSink {
     }
 }
 
-/// The `O_DIRECT` descriptor of a destination and what its writes must be aligned to.
+/// Offsets, lengths and buffer addresses of direct writes are multiples of this. Our buffers
+/// are page-aligned, and a page covers the logical block sizes in use (512 and 4096; Linux has
+/// none larger). A target wanting more refuses the first direct write, and buffered writes
+/// take over.
+const DIRECT_ALIGN: u64 = buffer::ALIGN as u64;
+
+/// The `O_DIRECT` descriptor of a destination.
 struct Direct {
     file: File,
-    /// Offsets, lengths and buffer addresses of direct writes are multiples of this.
-    align: u64,
     /// Cleared for good at the first direct write the target refuses.
     usable: AtomicBool,
 }
@@ -138,12 +142,8 @@ impl Direct {
                 |e| tracing::debug!(error = %e, "O_DIRECT refused; writing through the page cache"),
             )
             .ok()?;
-        // Our buffers are page-aligned, and a page covers the logical block sizes in use (512
-        // and 4096; Linux has none larger). A target wanting more refuses the first direct
-        // write, and buffered writes take over.
         Some(Direct {
             file,
-            align: buffer::ALIGN as u64,
             usable: AtomicBool::new(true),
         })
     }
@@ -154,9 +154,9 @@ impl Direct {
 
     fn fits(&self, offset: u64, data: &[u8]) -> bool {
         self.usable()
-            && offset % self.align == 0
-            && data.len() as u64 % self.align == 0
-            && data.as_ptr() as u64 % self.align == 0
+            && offset % DIRECT_ALIGN == 0
+            && data.len() as u64 % DIRECT_ALIGN == 0
+            && data.as_ptr() as u64 % DIRECT_ALIGN == 0
     }
 
     /// Writes `data` at `offset` directly; `Ok(false)` when the target refused the direct
@@ -168,7 +168,6 @@ impl Direct {
                 if self.usable.swap(false, Ordering::Relaxed) {
                     tracing::warn!(
                         error = %e,
-                        align = self.align,
                         "the destination refused a direct write; writing through the page cache"
                     );
                 }
