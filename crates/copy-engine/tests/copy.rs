@@ -685,19 +685,27 @@ fn cached_bytes(path: &Path) -> u64 {
     }
 }
 
-#[test]
-fn written_data_leaves_the_page_cache_as_the_copy_goes() {
-    let dir = tempfile::tempdir().unwrap();
-    let size = 512 * MIB;
+/// Copies `size` bytes of nbdkit's pattern to `dir/dst.raw`, buffered or not; returns the
+/// server (still serving), the copy's path and whether it was written with direct I/O.
+fn copy_pattern(dir: &Path, size: u64, buffered: bool) -> (NbdServer, PathBuf, bool) {
     let server = Nbdkit::new("pattern")
         .arg(format!("size={size}"))
         .start()
         .unwrap();
-    let dst = dir.path().join("dst.raw");
+    let dst = dir.join("dst.raw");
     let source = open_source(&server.uri()).unwrap();
-    let sink = FileSink::open(&dst, size).unwrap().buffered();
-    assert!(!sink.is_direct());
+    let sink = FileSink::open(&dst, size).unwrap();
+    let sink = if buffered { sink.buffered() } else { sink };
     copy(&source, &sink, &CopyOptions::default(), &|_: &Event| {}).unwrap();
+    let direct = sink.is_direct();
+    (server, dst, direct)
+}
+
+#[test]
+fn written_data_leaves_the_page_cache_as_the_copy_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, dst, direct) = copy_pattern(dir.path(), 512 * MIB, true);
+    assert!(!direct);
     // Each of the 4 writers keeps at most its last few write-behind windows cached.
     let cached = cached_bytes(&dst);
     assert!(
@@ -710,21 +718,8 @@ fn written_data_leaves_the_page_cache_as_the_copy_goes() {
 #[test]
 fn a_file_destination_is_written_around_the_page_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let size = 64 * MIB;
-    let server = Nbdkit::new("pattern")
-        .arg(format!("size={size}"))
-        .start()
-        .unwrap();
-    let dst = dir.path().join("dst.raw");
-    let source = open_source(&server.uri()).unwrap();
-    let sink = FileSink::open(&dst, size).unwrap();
-    assert!(
-        sink.is_direct(),
-        "O_DIRECT refused on {}",
-        dir.path().display()
-    );
-    copy(&source, &sink, &CopyOptions::default(), &|_: &Event| {}).unwrap();
-    assert!(sink.is_direct());
+    let (server, dst, direct) = copy_pattern(dir.path(), 64 * MIB, false);
+    assert!(direct, "O_DIRECT refused on {}", dir.path().display());
     // Written through the page cache, the last write-behind windows of every writer would
     // still be cached (tens of MiB).
     let cached = cached_bytes(&dst);

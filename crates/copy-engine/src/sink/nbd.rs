@@ -119,7 +119,7 @@ impl Replies {
         }
     }
 
-    fn expect(
+    fn awaiting(
         self: &Arc<Self>,
         what: &'static str,
         offset: u64,
@@ -154,7 +154,7 @@ struct NbdWriter {
 impl NbdWriter {
     fn send_write(&self, offset: u64, data: &[u8]) -> Result<(), Failure> {
         self.replies.wait_below(WRITES_IN_FLIGHT)?;
-        let done = self.replies.expect("writing", offset, data.len() as u64);
+        let done = self.replies.awaiting("writing", offset, data.len() as u64);
         // The payload is on the wire when this returns; only the reply is awaited later.
         self.connection.submit_write(offset, data, done);
         Ok(())
@@ -176,7 +176,9 @@ impl SinkWriter for NbdWriter {
             while done < length {
                 let n = (length - done).min(u64::from(nbd::MAX_NON_PAYLOAD_REQUEST)) as u32;
                 self.replies.wait_below(WRITES_IN_FLIGHT)?;
-                let reply = self.replies.expect("zeroing", offset + done, u64::from(n));
+                let reply = self
+                    .replies
+                    .awaiting("zeroing", offset + done, u64::from(n));
                 self.connection
                     .submit_write_zeroes(offset + done, n, true, reply);
                 done += u64::from(n);
