@@ -227,7 +227,8 @@ struct Window {
     bytes: u64,
 }
 
-/// Buffered writes only (what cannot go direct): dirty bytes a writer collects before asking the kernel to start writing them back.
+/// Buffered writes only (what cannot go direct): dirty bytes a writer collects before asking
+/// the kernel to start writing them back.
 const WRITE_BEHIND: u64 = 8 << 20;
 
 /// Windows of `WRITE_BEHIND` written bytes a writer leaves in writeback before it waits for
@@ -245,6 +246,7 @@ impl Drop for FileWriter {
     }
 }
 
+// `libc::Ioctl`: a c_ulong in glibc, a c_int in musl (the static build).
 const BLKZEROOUT: libc::Ioctl = 0x127f;
 
 fn unsupported(e: &io::Error) -> bool {

@@ -119,15 +119,18 @@ impl Replies {
         }
     }
 
-    fn awaiting(
+    /// Waits for room among the `WRITES_IN_FLIGHT` (reporting an earlier failure, if any),
+    /// then counts one more request and returns what its reply must call.
+    fn reserve(
         self: &Arc<Self>,
         what: &'static str,
         offset: u64,
         length: u64,
-    ) -> impl FnOnce(Result<(), nbd::Error>) + Send + 'static {
+    ) -> Result<impl FnOnce(Result<(), nbd::Error>) + Send + 'static, Failure> {
+        self.wait_below(WRITES_IN_FLIGHT)?;
         self.state.lock().unwrap_or_else(|p| p.into_inner()).waiting += 1;
         let replies = Arc::clone(self);
-        move |result| {
+        Ok(move |result| {
             let mut state = replies.state.lock().unwrap_or_else(|p| p.into_inner());
             state.waiting -= 1;
             if let Err(e) = result
@@ -141,7 +144,7 @@ impl Replies {
             }
             drop(state);
             replies.arrived.notify_all();
-        }
+        })
     }
 }
 
@@ -153,8 +156,7 @@ struct NbdWriter {
 
 impl NbdWriter {
     fn send_write(&self, offset: u64, data: &[u8]) -> Result<(), Failure> {
-        self.replies.wait_below(WRITES_IN_FLIGHT)?;
-        let done = self.replies.awaiting("writing", offset, data.len() as u64);
+        let done = self.replies.reserve("writing", offset, data.len() as u64)?;
         // The payload is on the wire when this returns; only the reply is awaited later.
         self.connection.submit_write(offset, data, done);
         Ok(())
@@ -175,10 +177,9 @@ impl SinkWriter for NbdWriter {
         if self.connection.info().can_write_zeroes() {
             while done < length {
                 let n = (length - done).min(u64::from(nbd::MAX_NON_PAYLOAD_REQUEST)) as u32;
-                self.replies.wait_below(WRITES_IN_FLIGHT)?;
                 let reply = self
                     .replies
-                    .awaiting("zeroing", offset + done, u64::from(n));
+                    .reserve("zeroing", offset + done, u64::from(n))?;
                 self.connection
                     .submit_write_zeroes(offset + done, n, true, reply);
                 done += u64::from(n);
