@@ -18,7 +18,7 @@ pub mod sink;
 pub mod source;
 
 pub use area::Area;
-pub use engine::{CopyOptions, CopyReport, copy};
+pub use engine::{CopyOptions, CopyReport, copy, default_connections};
 pub use error::{CopyError, Failure, FailureKind};
 pub use nbd::ConnectOptions;
 pub use progress::{Event, JsonLines, Progress};

@@ -113,6 +113,41 @@ fn refuses_a_smaller_destination_and_says_why() {
     assert!(err.contains("smaller than the source"), "{err}");
 }
 
+/// Copies a 1 GiB zero disk (eight ranges, so eight workers could run) under `taskset -c CPUS`
+/// and returns the connections `vmkit copy` says it used.
+fn connections_used_on(cpus: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Nbdkit::new("memory").arg("size=1G").start().unwrap();
+    let out = Command::new("taskset")
+        .args(["-c", cpus])
+        .arg(env!("CARGO_BIN_EXE_vmkit"))
+        .arg("copy")
+        .args(extra)
+        .arg(server.uri())
+        .arg(dir.path().join("dst.raw"))
+        .output()
+        .expect("taskset (util-linux) runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err.rsplit("; ")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn by_default_a_copy_opens_one_connection_per_cpu_it_may_run_on() {
+    assert_eq!(connections_used_on("0", &[]), "1 connection(s)");
+    // An operator's number stands, whatever the CPUs.
+    assert_eq!(
+        connections_used_on("0", &["--connections", "3"]),
+        "3 connection(s)"
+    );
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        assert_eq!(connections_used_on("0,1", &[]), "2 connection(s)");
+    }
+}
 /// Sends SIGTERM to a running `vmkit copy` and returns how long it took to exit, and its output.
 fn sigterm_after(
     mut command: Command,

@@ -13,7 +13,8 @@ pub struct Args {
     source: String,
     /// Destination: an NBD URI, a regular file (created if missing) or a block device.
     destination: String,
-    /// Source connections, used only if the server allows several [default: 4].
+    /// Source connections, used only if the server allows several [default: one per CPU,
+    /// at most 4].
     #[arg(long)]
     connections: Option<usize>,
     /// Requests in flight per connection [default: 16].
