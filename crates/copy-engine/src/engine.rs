@@ -339,11 +339,13 @@ struct Worker<'a> {
     in_flight: usize,
     in_flight_bytes: u64,
     extents_in_flight: usize,
+    /// Bytes the block status requests in flight ask about.
+    extents_in_flight_bytes: u64,
     /// Known extents not yet read or zeroed, in disk order.
     pending: VecDeque<Extent>,
     pending_bytes: u64,
-    /// Part of a range whose block status answer covered less than asked.
-    remainder: Option<Area>,
+    /// Parts of ranges whose block status answers covered less than asked.
+    remainders: VecDeque<Area>,
     retry_queue: Vec<(Instant, Job)>,
     attempts: HashMap<u64, u32>,
     reconnects_left: u32,
@@ -386,9 +388,10 @@ fn run_worker(
         in_flight: 0,
         in_flight_bytes: 0,
         extents_in_flight: 0,
+        extents_in_flight_bytes: 0,
         pending: VecDeque::new(),
         pending_bytes: 0,
-        remainder: None,
+        remainders: VecDeque::new(),
         retry_queue: Vec::new(),
         attempts: HashMap::new(),
         reconnects_left: plan.reconnects,
@@ -455,7 +458,7 @@ impl Worker<'_> {
     fn out_of_work(&self) -> bool {
         self.pending.is_empty()
             && self.retry_queue.is_empty()
-            && self.remainder.is_none()
+            && self.remainders.is_empty()
             && self
                 .shared
                 .ranges
@@ -485,21 +488,31 @@ impl Worker<'_> {
             return Ok(());
         }
 
+        // Block status is asked for as many ranges ahead as the lookahead holds, not one at a
+        // time: a CBT delta is hundreds of small areas, one range each, and a server whose
+        // block status takes a round trip (VDDK asks the ESXi host) would otherwise hold every
+        // area's reads back by one. A whole-disk range is larger than the lookahead, so full
+        // copies still ask one range at a time.
         let lookahead = self.plan.worker_queue_bytes;
-        if self.extents_in_flight == 0 && self.pending_bytes < lookahead {
-            if let Some(range) = self.remainder.take().or_else(|| self.shared.next_range()) {
-                if self.plan.has_extents {
-                    self.submit(Job::Extents {
-                        offset: range.start,
-                        length: range.length,
-                    });
-                } else {
-                    self.push_extent(Extent {
-                        offset: range.start,
-                        length: range.length,
-                        zero: false,
-                    });
-                }
+        while self.pending_bytes + self.extents_in_flight_bytes < lookahead {
+            let Some(range) = self
+                .remainders
+                .pop_front()
+                .or_else(|| self.shared.next_range())
+            else {
+                break;
+            };
+            if self.plan.has_extents {
+                self.submit(Job::Extents {
+                    offset: range.start,
+                    length: range.length,
+                });
+            } else {
+                self.push_extent(Extent {
+                    offset: range.start,
+                    length: range.length,
+                    zero: false,
+                });
             }
         }
 
@@ -546,6 +559,7 @@ impl Worker<'_> {
             }
             Job::Extents { offset, length } => {
                 self.extents_in_flight += 1;
+                self.extents_in_flight_bytes += length;
                 self.reader.extents(offset, length);
             }
         }
@@ -600,6 +614,7 @@ impl Worker<'_> {
                 result,
             } => {
                 self.extents_in_flight -= 1;
+                self.extents_in_flight_bytes -= length;
                 match result {
                     Ok(extents) => {
                         self.attempts.remove(&offset);
@@ -616,7 +631,8 @@ impl Worker<'_> {
                             self.push_extent(extent);
                         }
                         if covered < length {
-                            self.remainder = Some(Area::new(offset + covered, length - covered));
+                            self.remainders
+                                .push_back(Area::new(offset + covered, length - covered));
                         }
                         Ok(())
                     }

@@ -341,6 +341,52 @@ fn changed_areas_are_copied_and_nothing_else() {
 }
 
 #[test]
+fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    let size = 32 * MIB;
+    disk::random_file(&src, size, 5).unwrap();
+    let dst = dir.path().join("dst.raw");
+    disk::random_file(&dst, size, 6).unwrap();
+    let log = dir.path().join("log");
+    // The delay keeps each block status busy, as a round trip to an ESXi host does, so
+    // requests sent together are seen together.
+    let server = Nbdkit::new("file")
+        .filter("log")
+        .filter("delay")
+        .arg(format!("logfile={}", log.display()))
+        .arg("delay-extents=20ms")
+        .arg(format!("file={}", src.display()))
+        .start()
+        .unwrap();
+    // A CBT delta's shape: many small areas apart from each other.
+    let areas: Vec<Area> = (0..48).map(|i| Area::new(i * 640 * 1024, 65_536)).collect();
+    let options = CopyOptions {
+        connections: 1,
+        areas: Some(areas.clone()),
+        ..CopyOptions::default()
+    };
+    let (result, _) = copy_to_file(&server.uri(), &dst, &options);
+    result.unwrap();
+    drop(server);
+    let extents = max_in_flight(&parse_log(&log), "Extents");
+    assert!(extents > 1, "block status asked one area at a time");
+
+    let old = dir.path().join("old.raw");
+    disk::random_file(&old, size, 6).unwrap();
+    let mut expected = std::fs::read(&old).unwrap();
+    let source = std::fs::read(&src).unwrap();
+    for a in &areas {
+        let r = a.start as usize..a.end() as usize;
+        expected[r.clone()].copy_from_slice(&source[r]);
+    }
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_bytes(&expected)
+    );
+}
+
+#[test]
 fn qemu_nbd_source_and_nbd_destination() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src.raw");
