@@ -488,13 +488,15 @@ impl Worker<'_> {
             return Ok(());
         }
 
-        // Block status is asked for as many ranges ahead as the lookahead holds, not one at a
-        // time: a CBT delta is hundreds of small areas, one range each, and a server whose
-        // block status takes a round trip (VDDK asks the ESXi host) would otherwise hold every
-        // area's reads back by one. A whole-disk range is larger than the lookahead, so full
-        // copies still ask one range at a time.
+        // Block status is asked for as many ranges ahead as the lookahead holds (and at most
+        // `requests` at once), not one at a time: a CBT delta is hundreds of small areas, one
+        // range each, and a server whose block status takes a round trip (VDDK asks the ESXi
+        // host) would otherwise hold every area's reads back by one. A whole-disk range is
+        // larger than the lookahead, so full copies still ask one range at a time.
         let lookahead = self.plan.worker_queue_bytes;
-        while self.pending_bytes + self.extents_in_flight_bytes < lookahead {
+        while self.pending_bytes + self.extents_in_flight_bytes < lookahead
+            && self.extents_in_flight < self.plan.requests
+        {
             let Some(range) = self
                 .remainders
                 .pop_front()

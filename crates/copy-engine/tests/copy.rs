@@ -363,6 +363,7 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
     let areas: Vec<Area> = (0..48).map(|i| Area::new(i * 640 * 1024, 65_536)).collect();
     let options = CopyOptions {
         connections: 1,
+        requests: 4,
         areas: Some(areas.clone()),
         ..CopyOptions::default()
     };
@@ -371,6 +372,10 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
     drop(server);
     let extents = max_in_flight(&parse_log(&log), "Extents");
     assert!(extents > 1, "block status asked one area at a time");
+    assert!(
+        extents <= 4,
+        "{extents} block status requests in flight, more than requests"
+    );
 
     let old = dir.path().join("old.raw");
     disk::random_file(&old, size, 6).unwrap();
@@ -548,8 +553,11 @@ fn killed_mid_copy(
     let source = open_source(&server.lock().unwrap().as_ref().unwrap().uri()).unwrap();
     let sink = FileSink::open(&dst, 24 * MIB).unwrap();
     let killed = AtomicBool::new(false);
+    // Two reads at a time of twelve, 5 ms each: the copy outlasts several progress ticks, so
+    // the kill lands mid-copy (with all twelve in flight it could finish within one tick).
     let options = CopyOptions {
         connections: 1,
+        requests: 2,
         retry_delay: Duration::from_millis(20),
         progress_interval: Duration::from_millis(10),
         ..CopyOptions::default()
