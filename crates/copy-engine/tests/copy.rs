@@ -325,17 +325,21 @@ fn changed_areas_are_copied_and_nothing_else() {
     assert_eq!(report.bytes_total, total);
     assert_eq!(bytes_read(&parse_log(&log)), total);
 
-    // What the destination held before (same seed), with the areas taken from the source.
-    let old = dir.path().join("old.raw");
-    disk::random_file(&old, size, 4).unwrap();
+    assert_holds_areas_over(&dst, &src, &areas, 4);
+}
+
+/// Asserts `dst` holds what a random file of `old_seed` held, with `areas` taken from `src`.
+fn assert_holds_areas_over(dst: &Path, src: &Path, areas: &[Area], old_seed: u64) {
+    let old = dst.with_extension("old");
+    disk::random_file(&old, std::fs::metadata(src).unwrap().len(), old_seed).unwrap();
     let mut expected = std::fs::read(&old).unwrap();
-    let source = std::fs::read(&src).unwrap();
-    for a in &areas {
+    let source = std::fs::read(src).unwrap();
+    for a in areas {
         let r = a.start as usize..a.end() as usize;
         expected[r.clone()].copy_from_slice(&source[r]);
     }
     assert_eq!(
-        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_file(dst).unwrap(),
         disk::sha256_bytes(&expected)
     );
 }
@@ -376,19 +380,7 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
         extents <= 4,
         "{extents} block status requests in flight, more than requests"
     );
-
-    let old = dir.path().join("old.raw");
-    disk::random_file(&old, size, 6).unwrap();
-    let mut expected = std::fs::read(&old).unwrap();
-    let source = std::fs::read(&src).unwrap();
-    for a in &areas {
-        let r = a.start as usize..a.end() as usize;
-        expected[r.clone()].copy_from_slice(&source[r]);
-    }
-    assert_eq!(
-        disk::sha256_file(&dst).unwrap(),
-        disk::sha256_bytes(&expected)
-    );
+    assert_holds_areas_over(&dst, &src, &areas, 6);
 }
 
 #[test]
