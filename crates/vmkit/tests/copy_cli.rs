@@ -148,6 +148,7 @@ fn by_default_a_copy_opens_one_connection_per_cpu_it_may_run_on() {
         assert_eq!(connections_used_on("0,1", &[]), "2 connection(s)");
     }
 }
+
 /// Sends SIGTERM to a running `vmkit copy` and returns how long it took to exit, and its output.
 fn sigterm_after(
     mut command: Command,
