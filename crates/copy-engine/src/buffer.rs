@@ -4,6 +4,16 @@
 /// Alignment suitable for `O_DIRECT` on any device.
 pub const ALIGN: usize = 4096;
 
+/// A transparent huge page on x86_64. Buffers of at least this size start on its boundary and
+/// are marked for huge pages (`MADV_HUGEPAGE`; most distributions enable transparent huge pages
+/// only where asked): a 2 MiB direct write from one huge page is one physically contiguous
+/// segment, where from 4 KiB pages it is 512 segments, more than a virtio disk takes in one
+/// request (max_segments 254 here), so the kernel split each write into three. Measured on this
+/// machine kind (scripts/bench-copy's 4 GiB dense source to a new file, paired alternating runs,
+/// 6 pairs): 2053 write requests instead of 4613, 0.72x the wall time, 0.87x the CPU
+/// system-wide. Where huge pages are off, the advice is ignored and nothing else changes.
+const HUGE_PAGE: usize = 2 << 20;
+
 /// A page-aligned byte buffer of adjustable length (up to its capacity).
 pub struct Buffer {
     storage: Vec<u8>,
@@ -14,13 +24,33 @@ pub struct Buffer {
 
 impl Buffer {
     pub fn new(capacity: usize) -> Self {
-        let storage = vec![0u8; capacity + ALIGN];
-        let misalignment = storage.as_ptr() as usize % ALIGN;
+        let align = if capacity >= HUGE_PAGE {
+            HUGE_PAGE
+        } else {
+            ALIGN
+        };
+        // Zeroed allocations this large come straight from mmap, untouched: the advice below
+        // is in place before the first fault, so the pages are huge from the start.
+        let storage = vec![0u8; capacity + align];
+        let misalignment = storage.as_ptr() as usize % align;
         let start = if misalignment == 0 {
             0
         } else {
-            ALIGN - misalignment
+            align - misalignment
         };
+        if align == HUGE_PAGE {
+            let huge_bytes = capacity / HUGE_PAGE * HUGE_PAGE;
+            // SAFETY: advice on whole huge pages inside an allocation we own; it changes how
+            // the kernel backs them, never their contents. A refusal (no THP in this kernel)
+            // leaves 4 KiB pages, which work as before.
+            unsafe {
+                libc::madvise(
+                    storage.as_ptr().add(start) as *mut libc::c_void,
+                    huge_bytes,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
         Buffer {
             storage,
             start,
@@ -145,6 +175,55 @@ pub fn zero_runs(data: &[u8], block: usize, mut each: impl FnMut(usize, usize, b
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The /proc/self/smaps lines of the mapping holding `addr`, if found.
+    fn smaps_entry_of(addr: usize) -> Option<String> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let mut entry: Option<String> = None;
+        for line in smaps.lines() {
+            let range = line
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('-'));
+            if let Some((lo, hi)) = range
+                && let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                if entry.is_some() {
+                    return entry;
+                }
+                if (lo..hi).contains(&addr) {
+                    entry = Some(String::new());
+                }
+                continue;
+            }
+            if let Some(e) = entry.as_mut() {
+                e.push_str(line);
+                e.push('\n');
+            }
+        }
+        entry
+    }
+
+    #[test]
+    fn request_sized_buffers_start_on_a_huge_page_and_may_use_huge_pages() {
+        let mut buf = Buffer::new(2 << 20);
+        let addr = buf.as_mut().as_ptr() as usize;
+        assert_eq!(addr % HUGE_PAGE, 0, "a 2 MiB buffer at {addr:#x}");
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+            eprintln!("this kernel has no transparent huge pages: only the alignment is checked");
+            return;
+        }
+        let entry = smaps_entry_of(addr).expect("the buffer's mapping in /proc/self/smaps");
+        let advised = entry
+            .lines()
+            .find_map(|l| l.strip_prefix("VmFlags:"))
+            .is_some_and(|flags| flags.split_whitespace().any(|f| f == "hg"));
+        assert!(
+            advised,
+            "the buffer is not advised for huge pages:\n{entry}"
+        );
+    }
 
     #[test]
     fn buffers_are_page_aligned() {
