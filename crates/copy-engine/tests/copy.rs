@@ -295,16 +295,13 @@ fn sparse_random_pattern_and_data_plugins_match_nbdcopy() {
 #[test]
 fn changed_areas_are_copied_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.raw");
     let size = 64 * MIB;
-    disk::random_file(&src, size, 3).unwrap();
-    let dst = dir.path().join("dst.raw");
-    disk::random_file(&dst, size, 4).unwrap();
+    let disks = DeltaDisks::new(dir.path(), size, 3, 4);
     let log = dir.path().join("log");
     let server = Nbdkit::new("file")
         .filter("log")
         .arg(format!("logfile={}", log.display()))
-        .arg(format!("file={}", src.display()))
+        .arg(format!("file={}", disks.src.display()))
         .start()
         .unwrap();
     let areas = vec![
@@ -318,40 +315,54 @@ fn changed_areas_are_copied_and_nothing_else() {
         areas: Some(areas.clone()),
         ..CopyOptions::default()
     };
-    let (result, _) = copy_to_file(&server.uri(), &dst, &options);
+    let (result, _) = copy_to_file(&server.uri(), &disks.dst, &options);
     let report = result.unwrap();
     drop(server);
     let total: u64 = 65_536 + 4096 + 3 * MIB + 100 + 1000;
     assert_eq!(report.bytes_total, total);
     assert_eq!(bytes_read(&parse_log(&log)), total);
 
-    assert_holds_areas_over(&dst, &src, &areas, 4);
+    disks.assert_holds_areas(&areas);
 }
 
-/// Asserts `dst` holds what a random file of `old_seed` held, with `areas` taken from `src`.
-fn assert_holds_areas_over(dst: &Path, src: &Path, areas: &[Area], old_seed: u64) {
-    let old = dst.with_extension("old");
-    disk::random_file(&old, std::fs::metadata(src).unwrap().len(), old_seed).unwrap();
-    let mut expected = std::fs::read(&old).unwrap();
-    let source = std::fs::read(src).unwrap();
-    for a in areas {
-        let r = a.start as usize..a.end() as usize;
-        expected[r.clone()].copy_from_slice(&source[r]);
+/// A random source disk and a destination holding an older random disk of the same size, as a
+/// warm migration's volume holds the previous sync.
+struct DeltaDisks {
+    src: PathBuf,
+    dst: PathBuf,
+    old_seed: u64,
+}
+
+impl DeltaDisks {
+    fn new(dir: &Path, size: u64, src_seed: u64, old_seed: u64) -> Self {
+        let (src, dst) = (dir.join("src.raw"), dir.join("dst.raw"));
+        disk::random_file(&src, size, src_seed).unwrap();
+        disk::random_file(&dst, size, old_seed).unwrap();
+        DeltaDisks { src, dst, old_seed }
     }
-    assert_eq!(
-        disk::sha256_file(dst).unwrap(),
-        disk::sha256_bytes(&expected)
-    );
+
+    /// Asserts the destination holds the older disk with `areas` taken from the source.
+    fn assert_holds_areas(&self, areas: &[Area]) {
+        let old = self.dst.with_extension("old");
+        let size = std::fs::metadata(&self.src).unwrap().len();
+        disk::random_file(&old, size, self.old_seed).unwrap();
+        let mut expected = std::fs::read(&old).unwrap();
+        let source = std::fs::read(&self.src).unwrap();
+        for a in areas {
+            let r = a.start as usize..a.end() as usize;
+            expected[r.clone()].copy_from_slice(&source[r]);
+        }
+        assert_eq!(
+            disk::sha256_file(&self.dst).unwrap(),
+            disk::sha256_bytes(&expected)
+        );
+    }
 }
 
 #[test]
 fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.raw");
-    let size = 32 * MIB;
-    disk::random_file(&src, size, 5).unwrap();
-    let dst = dir.path().join("dst.raw");
-    disk::random_file(&dst, size, 6).unwrap();
+    let disks = DeltaDisks::new(dir.path(), 32 * MIB, 5, 6);
     let log = dir.path().join("log");
     // The delay keeps each block status busy, as a round trip to an ESXi host does, so
     // requests sent together are seen together.
@@ -360,7 +371,7 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
         .filter("delay")
         .arg(format!("logfile={}", log.display()))
         .arg("delay-extents=20ms")
-        .arg(format!("file={}", src.display()))
+        .arg(format!("file={}", disks.src.display()))
         .start()
         .unwrap();
     // A CBT delta's shape: many small areas apart from each other.
@@ -371,7 +382,7 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
         areas: Some(areas.clone()),
         ..CopyOptions::default()
     };
-    let (result, _) = copy_to_file(&server.uri(), &dst, &options);
+    let (result, _) = copy_to_file(&server.uri(), &disks.dst, &options);
     result.unwrap();
     drop(server);
     let extents = max_in_flight(&parse_log(&log), "Extents");
@@ -380,7 +391,7 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
         extents <= 4,
         "{extents} block status requests in flight, more than requests"
     );
-    assert_holds_areas_over(&dst, &src, &areas, 6);
+    disks.assert_holds_areas(&areas);
 }
 
 #[test]
