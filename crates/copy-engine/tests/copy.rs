@@ -394,11 +394,19 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
     disks.assert_holds_areas(&areas);
 }
 
-/// A copy of `src` through nbdkit's log filter, with every read held for `read_delay` as a
-/// round trip would hold it, into `sink`; 1 MiB requests and at most 8 MiB in flight on one
-/// connection. Returns the most reads the server saw in flight at once.
-fn reads_in_flight_copying(src: &Path, read_delay: &str, sink: &dyn copy_engine::Sink) -> usize {
-    let log = src.with_extension("log");
+/// Copies a random disk of `size` bytes through nbdkit's log filter, with every read held for
+/// `read_delay` as a round trip would hold it, to a file seen through `destination`; 1 MiB
+/// requests and at most 8 MiB in flight on one connection. Checks the copy and returns the
+/// most reads the server saw in flight at once.
+fn reads_in_flight_copying(
+    size: u64,
+    read_delay: &str,
+    destination: impl FnOnce(FileSink) -> Box<dyn copy_engine::Sink>,
+) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.raw");
+    disk::random_file(&src, size, 21).unwrap();
+    let log = dir.path().join("log");
     let server = Nbdkit::new("file")
         .filter("log")
         .filter("delay")
@@ -413,9 +421,15 @@ fn reads_in_flight_copying(src: &Path, read_delay: &str, sink: &dyn copy_engine:
         queue_bytes: 8 * MIB,
         ..CopyOptions::default()
     };
+    let dst = dir.path().join("dst.raw");
+    let sink = destination(FileSink::open(&dst, size).unwrap());
     let source = open_source(&server.uri()).unwrap();
-    copy(&source, sink, &options, &|_: &Event| {}).unwrap();
+    copy(&source, sink.as_ref(), &options, &|_: &Event| {}).unwrap();
     server.stop().unwrap();
+    assert_eq!(
+        disk::sha256_file(&dst).unwrap(),
+        disk::sha256_file(&src).unwrap()
+    );
     let log = parse_log(&log);
     assert!(!log.is_empty(), "nbdkit's log holds the reads");
     max_in_flight(&log, "Read")
@@ -423,19 +437,10 @@ fn reads_in_flight_copying(src: &Path, read_delay: &str, sink: &dyn copy_engine:
 
 #[test]
 fn a_source_with_a_round_trip_per_read_gets_the_whole_queue_in_flight() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.raw");
-    disk::random_file(&src, 48 * MIB, 21).unwrap();
-    let dst = dir.path().join("dst.raw");
-    let sink = FileSink::open(&dst, 48 * MIB).unwrap();
     // Each read waits 50 ms and the server serves them side by side: more reads in flight are
     // not slower, so the read window grows from two requests to the whole queue's eight.
-    let most = reads_in_flight_copying(&src, "50ms", &sink);
+    let most = reads_in_flight_copying(48 * MIB, "50ms", |file| Box::new(file));
     assert_eq!(most, 8, "reads in flight at most");
-    assert_eq!(
-        disk::sha256_file(&dst).unwrap(),
-        disk::sha256_file(&src).unwrap()
-    );
 }
 
 /// A file destination whose every write takes `delay` longer: a disk slower than the source.
@@ -485,26 +490,19 @@ impl copy_engine::SinkWriter for SlowWriter {
 
 #[test]
 fn a_destination_slower_than_the_source_keeps_few_reads_in_flight() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.raw");
-    disk::random_file(&src, 16 * MIB, 22).unwrap();
-    let dst = dir.path().join("dst.raw");
-    let sink = SlowDisk {
-        file: FileSink::open(&dst, 16 * MIB).unwrap(),
-        delay: Duration::from_millis(100),
-    };
     // Reads take 5 ms, writes 100: after the first read, the next ones are always waiting when
     // the worker comes back from a write, so the window (and the buffers) stay at two
     // requests, and one more for the wait for the very first read. Without the read window,
     // the whole queue's eight were in flight.
-    let most = reads_in_flight_copying(&src, "5ms", &sink);
+    let most = reads_in_flight_copying(16 * MIB, "5ms", |file| {
+        Box::new(SlowDisk {
+            file,
+            delay: Duration::from_millis(100),
+        })
+    });
     assert!(
         most <= 3,
         "{most} reads in flight for a destination that keeps none waiting"
-    );
-    assert_eq!(
-        disk::sha256_file(&dst).unwrap(),
-        disk::sha256_file(&src).unwrap()
     );
 }
 
