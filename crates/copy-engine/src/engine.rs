@@ -504,13 +504,12 @@ impl Worker<'_> {
         let fastest = *self
             .fastest_read
             .insert(self.fastest_read.map_or(took, |f| f.min(took)));
-        let queued_share = 1.0 - fastest.as_secs_f64() / took.as_secs_f64().max(1e-9);
-        let queued_requests =
-            self.read_window as f64 * queued_share / f64::from(self.plan.request_size);
-        let request = u64::from(self.plan.request_size);
         if !starved {
             return;
         }
+        let queued_share = 1.0 - fastest.as_secs_f64() / took.as_secs_f64().max(1e-9);
+        let request = u64::from(self.plan.request_size);
+        let queued_requests = self.read_window as f64 * queued_share / request as f64;
         if queued_requests < 1.0 {
             self.read_window = (self.read_window + request).min(self.plan.worker_queue_bytes);
         } else if queued_requests > 2.0 {
