@@ -126,16 +126,19 @@ impl Pool {
             .min(self.largest.max(len))
     }
 
-    pub fn take(&mut self, len: usize) -> Buffer {
-        let class = self.class(len);
-        let best_fit = self
-            .free
+    /// Index of the smallest free buffer of at least `capacity` bytes.
+    fn smallest_free(&self, capacity: usize) -> Option<usize> {
+        self.free
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.capacity() >= class)
+            .filter(|(_, b)| b.capacity() >= capacity)
             .min_by_key(|(_, b)| b.capacity())
-            .map(|(i, _)| i);
-        let mut buf = match best_fit {
+            .map(|(i, _)| i)
+    }
+
+    pub fn take(&mut self, len: usize) -> Buffer {
+        let class = self.class(len);
+        let mut buf = match self.smallest_free(class) {
             Some(i) => {
                 let buf = self.free.swap_remove(i);
                 self.retained -= buf.capacity();
@@ -152,16 +155,9 @@ impl Pool {
     pub fn give(&mut self, buf: Buffer) {
         self.retained += buf.capacity();
         self.free.push(buf);
-        while self.retained > self.retain {
-            let Some(smallest) = self
-                .free
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, b)| b.capacity())
-                .map(|(i, _)| i)
-            else {
-                break;
-            };
+        while self.retained > self.retain
+            && let Some(smallest) = self.smallest_free(0)
+        {
             self.retained -= self.free.swap_remove(smallest).capacity();
         }
     }
