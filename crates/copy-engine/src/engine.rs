@@ -423,7 +423,7 @@ fn run_worker(
     tracing::debug!(
         worker = id,
         read_window = worker.read_window,
-        "worker done (a read window below the queue's share: the destination set the pace)"
+        "worker done (a read window below the queue's share: reads queued at the source, or the destination set the pace)"
     );
     // What the writer still has in flight ends before the sink is flushed, failed or not.
     let finished = worker.writer.finish().map_err(CopyError::WriteBehind);
@@ -667,7 +667,10 @@ impl Worker<'_> {
                 result,
             } => {
                 let length = buf.len() as u64;
+                // A failed read's time (an EIO at once, a timeout) says nothing of the source's
+                // latency, and as the fastest it would hold the window at its floor for good.
                 if let Some(sent) = self.read_sent.remove(&offset)
+                    && result.is_ok()
                     && length == u64::from(self.plan.request_size)
                 {
                     self.adapt_read_window(sent.elapsed(), starved);

@@ -396,18 +396,30 @@ fn block_status_of_a_delta_is_asked_ahead_not_one_area_at_a_time() {
 
 /// Copies a random disk of `size` bytes through nbdkit's log filter, with every read held for
 /// `read_delay` as a round trip would hold it, to a file seen through `destination`; 1 MiB
-/// requests and at most 8 MiB in flight on one connection. Checks the copy and returns the
-/// most reads the server saw in flight at once.
+/// requests and at most 8 MiB in flight on one connection. With `first_reads_fail`, reads fail
+/// at once with EIO until the first retry. Checks the copy and returns the most reads the
+/// server saw in flight at once.
 fn reads_in_flight_copying(
     size: u64,
     read_delay: &str,
+    first_reads_fail: bool,
     destination: impl FnOnce(FileSink) -> Box<dyn copy_engine::Sink>,
 ) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src.raw");
     disk::random_file(&src, size, 21).unwrap();
     let log = dir.path().join("log");
-    let server = Nbdkit::new("file")
+    let trigger = dir.path().join("errors-on");
+    let mut nbdkit = Nbdkit::new("file");
+    if first_reads_fail {
+        std::fs::write(&trigger, b"").unwrap();
+        nbdkit = nbdkit
+            .filter("error")
+            .arg("error-pread=EIO")
+            .arg("error-pread-rate=100%")
+            .arg(format!("error-file={}", trigger.display()));
+    }
+    let server = nbdkit
         .filter("log")
         .filter("delay")
         .arg(format!("logfile={}", log.display()))
@@ -419,12 +431,18 @@ fn reads_in_flight_copying(
         connections: 1,
         request_size: MIB as u32,
         queue_bytes: 8 * MIB,
+        retry_delay: Duration::from_millis(20),
         ..CopyOptions::default()
     };
     let dst = dir.path().join("dst.raw");
     let sink = destination(FileSink::open(&dst, size).unwrap());
     let source = open_source(&server.uri()).unwrap();
-    copy(&source, sink.as_ref(), &options, &|_: &Event| {}).unwrap();
+    copy(&source, sink.as_ref(), &options, &|e: &Event| {
+        if let Event::Retry { .. } = e {
+            let _ = std::fs::remove_file(&trigger);
+        }
+    })
+    .unwrap();
     server.stop().unwrap();
     assert_eq!(
         disk::sha256_file(&dst).unwrap(),
@@ -439,7 +457,15 @@ fn reads_in_flight_copying(
 fn a_source_with_a_round_trip_per_read_gets_the_whole_queue_in_flight() {
     // Each read waits 50 ms and the server serves them side by side: more reads in flight are
     // not slower, so the read window grows from two requests to the whole queue's eight.
-    let most = reads_in_flight_copying(48 * MIB, "50ms", |file| Box::new(file));
+    let most = reads_in_flight_copying(48 * MIB, "50ms", false, |file| Box::new(file));
+    assert_eq!(most, 8, "reads in flight at most");
+}
+
+#[test]
+fn reads_that_fail_at_once_do_not_hold_the_read_window_down() {
+    // The first reads fail with EIO in no time; taken for the source's latency, they made
+    // every later 50 ms read look queued, and the window stayed at two requests.
+    let most = reads_in_flight_copying(48 * MIB, "50ms", true, |file| Box::new(file));
     assert_eq!(most, 8, "reads in flight at most");
 }
 
@@ -494,7 +520,7 @@ fn a_destination_slower_than_the_source_keeps_few_reads_in_flight() {
     // the worker comes back from a write, so the window (and the buffers) stay at two
     // requests, and one more for the wait for the very first read. Without the read window,
     // the whole queue's eight were in flight.
-    let most = reads_in_flight_copying(16 * MIB, "5ms", |file| {
+    let most = reads_in_flight_copying(16 * MIB, "5ms", false, |file| {
         Box::new(SlowDisk {
             file,
             delay: Duration::from_millis(100),
