@@ -16,6 +16,7 @@ use crate::area::{self, Area};
 use crate::buffer::{self, Buffer, Pool};
 use crate::error::{CopyError, Failure, FailureKind};
 use crate::progress::{Event, Progress};
+use crate::read_window::ReadWindow;
 use crate::signals::Cancel;
 use crate::sink::{Sink, SinkWriter};
 use crate::source::{Completion, Extent, Source, SourceReader};
@@ -149,7 +150,6 @@ struct Plan {
     requests: usize,
     request_size: u32,
     worker_queue_bytes: u64,
-    first_read_window: u64,
     zero_block: usize,
     destination_is_zero: bool,
     has_extents: bool,
@@ -198,7 +198,6 @@ pub fn copy(
         requests: options.requests.clamp(1, 1024),
         request_size,
         worker_queue_bytes,
-        first_read_window: (2 * u64::from(request_size)).min(worker_queue_bytes),
         zero_block: options.zero_block.max(512),
         destination_is_zero: options.destination_is_zero || sink.is_zeroed(),
         has_extents: source.has_extents(),
@@ -344,14 +343,12 @@ struct Worker<'a> {
     pool: Pool,
     in_flight: usize,
     in_flight_bytes: u64,
-    /// Bytes of reads this worker keeps in flight at most; see [`Worker::adapt_read_window`].
-    read_window: u64,
+    /// Bytes of reads this worker keeps in flight at most.
+    read_window: ReadWindow,
     /// The last `issue` held a read back because the read window was full.
     window_full: bool,
     /// When each read in flight was sent, by offset.
     read_sent: HashMap<u64, Instant>,
-    /// The shortest time a read took: the source's latency with nothing queued ahead.
-    fastest_read: Option<Duration>,
     extents_in_flight: usize,
     /// Bytes the block status requests in flight ask about.
     extents_in_flight_bytes: u64,
@@ -401,10 +398,9 @@ fn run_worker(
         ),
         in_flight: 0,
         in_flight_bytes: 0,
-        read_window: plan.first_read_window,
+        read_window: ReadWindow::new(u64::from(plan.request_size), plan.worker_queue_bytes),
         window_full: false,
         read_sent: HashMap::new(),
-        fastest_read: None,
         extents_in_flight: 0,
         extents_in_flight_bytes: 0,
         pending: VecDeque::new(),
@@ -422,7 +418,7 @@ fn run_worker(
     }
     tracing::debug!(
         worker = id,
-        read_window = worker.read_window,
+        read_window = worker.read_window.bytes(),
         "worker done (a read window below the queue's share: reads queued at the source, or the destination set the pace)"
     );
     // What the writer still has in flight ends before the sink is flushed, failed or not.
@@ -475,45 +471,6 @@ impl Worker<'_> {
             Ok(completion) => Ok((completion, false)),
             Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => Ok((self.completions.recv_timeout(wait)?, true)),
-        }
-    }
-
-    /// Adjusts the read window after a full-size read that took `took` (from sending it to
-    /// the worker taking its completion), as TCP Vegas sizes a congestion window: a read
-    /// slower than the fastest one waited behind others, and window x (1 - fastest / took)
-    /// estimates the bytes queued at the source. Only reads the worker was `starved` for
-    /// (it waited for this one while the window, below the queue's share, held others back)
-    /// change it, as only their time is the source's alone: under one request queued the
-    /// window grows by a request, over two it shrinks by one, down to two requests. Only
-    /// full-size reads count: a short read is faster for its size alone.
-    ///
-    /// Why: a source with a round trip per read (VDDK, a remote host) serves more reads at
-    /// once without slowing each, and its window grows to the queue's share; one busy copying
-    /// (nbdkit on the same host) answers more reads in flight with slower reads, a
-    /// destination slower than the source never lets the worker wait, and in both the window
-    /// stays small, and so do the buffers: every new one is memory the kernel zeroes on first
-    /// touch (on this machine kind the host faults it in as well, about 0.7 ms per MiB),
-    /// holding data that has left the CPU's caches before it is written. Measured against a
-    /// fixed window of the queue's share (paired alternating runs, scripts/bench-copy
-    /// sources): 5% delta to a file 0.85x the wall time, 0.89x the CPU system-wide, peak RSS
-    /// 27 instead of 51 MiB (10 pairs); dense 4 GiB 0.99x, 0.94x, 17 instead of 36 MiB;
-    /// sparse 16 GiB 1.01x, 0.93x, 31 instead of 51 MiB (4 pairs each); a source answering
-    /// each read after 10 ms, copied to nbdkit's `null`, 0.90x (4 pairs). Shrinking also
-    /// on reads the worker did not wait for took that last case to 1.14x.
-    fn adapt_read_window(&mut self, took: Duration, starved: bool) {
-        let fastest = *self
-            .fastest_read
-            .insert(self.fastest_read.map_or(took, |f| f.min(took)));
-        if !starved {
-            return;
-        }
-        let queued_share = 1.0 - fastest.as_secs_f64() / took.as_secs_f64().max(1e-9);
-        let request = u64::from(self.plan.request_size);
-        let queued_requests = self.read_window as f64 * queued_share / request as f64;
-        if queued_requests < 1.0 {
-            self.read_window = (self.read_window + request).min(self.plan.worker_queue_bytes);
-        } else if queued_requests > 2.0 {
-            self.read_window = (self.read_window - request).max(self.plan.first_read_window);
         }
     }
 
@@ -610,8 +567,8 @@ impl Worker<'_> {
                 continue;
             }
             let length = front.length.min(u64::from(self.plan.request_size));
-            if self.in_flight > 0 && self.in_flight_bytes + length > self.read_window {
-                self.window_full = self.read_window < self.plan.worker_queue_bytes;
+            if self.in_flight > 0 && self.in_flight_bytes + length > self.read_window.bytes() {
+                self.window_full = self.read_window.can_grow();
                 break;
             }
             if length == front.length {
@@ -673,7 +630,7 @@ impl Worker<'_> {
                     && result.is_ok()
                     && length == u64::from(self.plan.request_size)
                 {
-                    self.adapt_read_window(sent.elapsed(), starved);
+                    self.read_window.observe(sent.elapsed(), starved);
                 }
                 self.in_flight -= 1;
                 self.in_flight_bytes -= length;

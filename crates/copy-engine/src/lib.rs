@@ -13,6 +13,7 @@ pub mod buffer;
 mod engine;
 mod error;
 pub mod progress;
+mod read_window;
 mod signals;
 pub mod sink;
 pub mod source;

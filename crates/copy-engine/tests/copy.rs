@@ -457,7 +457,7 @@ fn reads_in_flight_copying(
 fn a_source_with_a_round_trip_per_read_gets_the_whole_queue_in_flight() {
     // Each read waits 50 ms and the server serves them side by side: more reads in flight are
     // not slower, so the read window grows from two requests to the whole queue's eight.
-    let most = reads_in_flight_copying(48 * MIB, "50ms", false, |file| Box::new(file));
+    let most = reads_in_flight_copying(96 * MIB, "50ms", false, |file| Box::new(file));
     assert_eq!(most, 8, "reads in flight at most");
 }
 
@@ -465,7 +465,7 @@ fn a_source_with_a_round_trip_per_read_gets_the_whole_queue_in_flight() {
 fn reads_that_fail_at_once_do_not_hold_the_read_window_down() {
     // The first reads fail with EIO in no time; taken for the source's latency, they made
     // every later 50 ms read look queued, and the window stayed at two requests.
-    let most = reads_in_flight_copying(48 * MIB, "50ms", true, |file| Box::new(file));
+    let most = reads_in_flight_copying(96 * MIB, "50ms", true, |file| Box::new(file));
     assert_eq!(most, 8, "reads in flight at most");
 }
 
