@@ -100,23 +100,32 @@ mod tests {
     use super::*;
 
     const MIB: u64 = 1 << 20;
+    const REQUEST: u64 = 2 * MIB;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
-    /// A window of 2 MiB requests up to 16 MiB after `reads`, all starved.
-    fn after(reads: impl IntoIterator<Item = Duration>) -> u64 {
-        let mut window = ReadWindow::new(2 * MIB, 16 * MIB);
+    /// Feeds `reads` to `window`, each `starved` or not; returns the window in requests.
+    fn observe_all(
+        window: &mut ReadWindow,
+        reads: impl IntoIterator<Item = Duration>,
+        starved: bool,
+    ) -> u64 {
         for took in reads {
-            window.observe(took, true);
+            window.observe(took, starved);
         }
-        window.bytes() / (2 * MIB)
+        window.bytes() / REQUEST
+    }
+
+    fn window() -> ReadWindow {
+        ReadWindow::new(REQUEST, 16 * MIB)
     }
 
     #[test]
     fn reads_that_are_never_queued_grow_the_window_to_its_ceiling() {
-        assert_eq!(after(std::iter::repeat_n(ms(10), 60)), 8);
+        let reads = std::iter::repeat_n(ms(10), 60);
+        assert_eq!(observe_all(&mut window(), reads, true), 8);
     }
 
     #[test]
@@ -125,38 +134,31 @@ mod tests {
         // at two in flight): each round's median is queued, so the window stays at two
         // requests. Deciding on each read alone grew it on every fast read, to four or five.
         let reads = (0..60).map(|i| if i % 2 == 0 { ms(1) } else { ms(2) });
-        assert_eq!(after(reads), 2);
+        assert_eq!(observe_all(&mut window(), reads, true), 2);
     }
 
     #[test]
     fn reads_slowed_by_the_window_shrink_it_back() {
         // Unqueued until the window reaches six requests, then every read is as slow as the
         // whole window ahead of it: the window comes back down, not below two requests.
-        let mut window = ReadWindow::new(2 * MIB, 16 * MIB);
-        while window.bytes() < 6 * 2 * MIB {
+        let mut window = window();
+        while window.bytes() < 6 * REQUEST {
             window.observe(ms(1), true);
         }
-        for _ in 0..60 {
-            window.observe(ms(20), true);
-        }
-        assert_eq!(window.bytes(), 2 * 2 * MIB);
+        let reads = std::iter::repeat_n(ms(20), 60);
+        assert_eq!(observe_all(&mut window, reads, true), 2);
     }
 
     #[test]
     fn reads_the_worker_did_not_wait_for_leave_the_window_alone() {
-        let mut window = ReadWindow::new(2 * MIB, 16 * MIB);
-        for _ in 0..60 {
-            window.observe(ms(10), false);
-        }
-        assert_eq!(window.bytes(), 2 * 2 * MIB);
+        let reads = std::iter::repeat_n(ms(10), 60);
+        assert_eq!(observe_all(&mut window(), reads, false), 2);
     }
 
     #[test]
     fn a_ceiling_below_two_requests_is_the_window() {
-        let mut window = ReadWindow::new(2 * MIB, 3 * MIB);
-        for _ in 0..20 {
-            window.observe(ms(10), true);
-        }
+        let mut window = ReadWindow::new(REQUEST, 3 * MIB);
+        observe_all(&mut window, std::iter::repeat_n(ms(10), 20), true);
         assert_eq!(window.bytes(), 3 * MIB);
         assert!(!window.can_grow());
     }
